@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * vigil event ABI: the only header shared by the BPF programs and userspace.
+ *
+ * Rules (STYLE.md): fixed-width fields, explicit padding, no pointers or
+ * bool, sizes checked with _Static_assert.  Every record starts with
+ * struct vigil_hdr.  Enum values are append-only: never renumber.
+ * Variable-length payloads (paths, argv) follow the fixed part and only the
+ * used bytes are sent; hdr.size is the total record size in bytes.
+ */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+#ifdef __VIGIL_BPF__
+/* vmlinux.h provides __u8 .. __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define VIGIL_COMM_LEN     16
+#define VIGIL_PATH_MAX     4096   /* bytes of one path, including NUL */
+#define VIGIL_ARGV_MAX     1024   /* bytes of argv sent (NUL-separated) */
+#define VIGIL_ARGC_MAX     32     /* arguments read at most */
+#define VIGIL_NAME_MAX     256    /* one path component, including NUL */
+#define VIGIL_PATH_DEPTH   48     /* dentry components walked at most */
+#define VIGIL_MAX_PREFIXES 64     /* watched path prefixes filtered in BPF */
+#define VIGIL_PREFIX_LEN   256
+
+/* Event types: append-only. */
+enum vigil_event_type {
+	VIGIL_EV_EXEC = 1,
+	VIGIL_EV_FORK = 2,
+	VIGIL_EV_EXIT = 3,
+	VIGIL_EV_FILE = 4,
+	VIGIL_EV_NET  = 5,
+	VIGIL_EV_TYPE_MAX,
+};
+
+/* Loss counter slots (per-CPU array vigil_loss, index = type * 2 + cause). */
+enum vigil_loss_cause {
+	VIGIL_LOSS_RINGBUF = 0,   /* bpf_ringbuf_output / reserve failed */
+	VIGIL_LOSS_READ    = 1,   /* a probe read failed, the record was dropped */
+	VIGIL_LOSS_CAUSE_MAX,
+};
+#define VIGIL_LOSS_SLOTS (VIGIL_EV_TYPE_MAX * VIGIL_LOSS_CAUSE_MAX)
+
+/* Common header: who did it and when. */
+struct vigil_hdr {
+	__u16 type;          /* enum vigil_event_type */
+	__u16 size;          /* total record size, bytes */
+	__u32 flags;         /* per-type VIGIL_F_* */
+	__u64 ts_ns;         /* bpf_ktime_get_boot_ns() at the event */
+	__u32 pid;           /* thread id (kernel pid) */
+	__u32 tgid;          /* process id */
+	__u64 start_ns;      /* process (group leader) start, boot ns: (tgid, start_ns) names a process */
+	__u32 uid;           /* real uid */
+	__u32 gid;           /* real gid */
+	__u64 cgroup_id;     /* cgroup v2 id of the task */
+	char  comm[VIGIL_COMM_LEN];
+};
+_Static_assert(sizeof(struct vigil_hdr) == 64, "vigil_hdr size");
+
+/* exec flags */
+#define VIGIL_F_EXE_MEMFD      (1u << 0)  /* executed file is a memfd */
+#define VIGIL_F_EXE_DELETED    (1u << 1)  /* executed file was unlinked */
+#define VIGIL_F_ARGV_TRUNC     (1u << 2)  /* argv did not fit */
+#define VIGIL_F_PATH_TRUNC     (1u << 3)  /* a path was cut at VIGIL_PATH_DEPTH/size */
+#define VIGIL_F_EXE_TMPFILE    (1u << 4)  /* O_TMPFILE-style file with no name */
+
+struct vigil_exec {
+	struct vigil_hdr hdr;
+	__u32 ppid;          /* real parent tgid */
+	__u32 loginuid;      /* audit login uid, (__u32)-1 when unset */
+	__u64 pstart_ns;     /* real parent start, boot ns */
+	__u32 euid;
+	__u32 egid;
+	__u32 pidns;         /* pid namespace inode */
+	__u32 mntns;         /* mount namespace inode */
+	__u64 exe_dev;       /* kernel dev_t of the executed file's fs (MAJOR << 20 | MINOR) */
+	__u64 exe_ino;
+	__u64 exe_size;
+	__s64 exe_mtime_ns;
+	__s64 exe_ctime_ns;
+	__u32 exe_mode;
+	__u32 argc;          /* arguments in the process (may exceed those sent) */
+	__u16 exe_len;       /* bytes of exe path incl. NUL */
+	__u16 argv_len;      /* bytes of argv (NUL-separated, last NUL included) */
+	__u16 cwd_len;       /* bytes of cwd incl. NUL */
+	__u16 script_len;    /* bytes of the script path incl. NUL when an interpreter runs a file; 0 otherwise */
+	/* data: exe path, argv, cwd, script */
+	char data[];
+};
+_Static_assert(sizeof(struct vigil_exec) == 64 + 88, "vigil_exec size");
+
+struct vigil_fork {
+	struct vigil_hdr hdr;   /* the parent */
+	__u32 child_pid;
+	__u32 child_tgid;
+	__u64 child_start_ns;
+};
+_Static_assert(sizeof(struct vigil_fork) == 64 + 16, "vigil_fork size");
+
+struct vigil_exit {
+	struct vigil_hdr hdr;
+	__s32 exit_code;        /* wait(2) status as the kernel keeps it */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct vigil_exit) == 64 + 8, "vigil_exit size");
+
+/* File operations: append-only. */
+enum vigil_file_op {
+	VIGIL_FOP_OPEN_WRITE = 1,   /* open/openat/openat2/creat with write intent */
+	VIGIL_FOP_RENAME     = 2,   /* path = source, path2 = destination */
+	VIGIL_FOP_UNLINK     = 3,
+	VIGIL_FOP_RMDIR      = 4,
+	VIGIL_FOP_LINK       = 5,   /* path = existing, path2 = new name */
+	VIGIL_FOP_SYMLINK    = 6,   /* path = new link, path2 = target string */
+	VIGIL_FOP_CHMOD      = 7,
+	VIGIL_FOP_CHOWN      = 8,
+	VIGIL_FOP_TRUNCATE   = 9,
+	VIGIL_FOP_MMAP_WRITE = 10,  /* writable shared mapping of a file */
+	VIGIL_FOP_MKDIR      = 11,
+	VIGIL_FOP_SETXATTR   = 12,
+	VIGIL_FOP_REMOVEXATTR = 13,
+	VIGIL_FOP_MAX,
+};
+
+/* file flags */
+#define VIGIL_F_FILE_CREATED   (1u << 0)  /* O_CREAT made a new file */
+#define VIGIL_F_FILE_TRUNC     (1u << 1)  /* O_TRUNC */
+#define VIGIL_F_FILE_REPLACED  (1u << 2)  /* rename replaced an existing inode (old_ino) */
+#define VIGIL_F_FILE_PATH_TRUNC VIGIL_F_PATH_TRUNC
+
+struct vigil_file {
+	struct vigil_hdr hdr;
+	__u16 op;            /* enum vigil_file_op */
+	__u16 path_len;      /* bytes of path incl. NUL */
+	__u16 path2_len;     /* bytes of path2 incl. NUL, 0 if none */
+	__u16 _pad;
+	__u32 open_flags;    /* open(2) flags for OPEN_WRITE */
+	__u32 mode;          /* inode mode after the change (S_IFMT|perm) */
+	__u64 dev;           /* kernel dev_t (MAJOR << 20 | MINOR) */
+	__u64 ino;
+	__u64 old_ino;       /* rename: the replaced inode; 0 if none */
+	__u32 uid_arg;       /* chown: new uid ((__u32)-1 = unchanged); chmod: new mode */
+	__u32 gid_arg;       /* chown: new gid */
+	__u32 nlink;
+	__s32 ret;           /* syscall return value */
+	/* data: path, path2 */
+	char data[];
+};
+_Static_assert(sizeof(struct vigil_file) == 64 + 56, "vigil_file size");
+
+/* Network operations: append-only. */
+enum vigil_net_op {
+	VIGIL_NOP_CONNECT = 1,   /* outbound connect (TCP, or UDP connect) */
+	VIGIL_NOP_ACCEPT  = 2,   /* inbound accepted connection */
+	VIGIL_NOP_LISTEN  = 3,
+	VIGIL_NOP_BIND    = 4,
+	VIGIL_NOP_MAX,
+};
+
+#define VIGIL_F_NET_MAPPED   (1u << 0)  /* IPv6 socket, IPv4-mapped peer: addrs hold IPv4 */
+#define VIGIL_F_NET_INPROGRESS (1u << 1) /* non-blocking connect, EINPROGRESS */
+
+struct vigil_net {
+	struct vigil_hdr hdr;
+	__u16 op;            /* enum vigil_net_op */
+	__u16 family;        /* AF_INET or AF_INET6: the socket's family as seen */
+	__u16 af;            /* address family of saddr/daddr after normalisation */
+	__u16 proto;         /* IPPROTO_TCP / IPPROTO_UDP */
+	__u16 sport;         /* local port, host order */
+	__u16 dport;         /* remote port, host order */
+	__s32 ret;
+	__u8  saddr[16];     /* local address; IPv4 in the first 4 bytes */
+	__u8  daddr[16];     /* remote address */
+};
+_Static_assert(sizeof(struct vigil_net) == 64 + 48, "vigil_net size");
+
+/* Largest record userspace must accept. */
+#define VIGIL_EVENT_MAX (sizeof(struct vigil_exec) + 2 * VIGIL_PATH_MAX + VIGIL_ARGV_MAX)
+
+/* Watched prefix entry, for the file sensor's in-kernel filter (array map). */
+struct vigil_prefix {
+	__u32 len;                  /* bytes, without NUL; 0 = unused slot */
+	__u32 _pad;
+	char  path[VIGIL_PREFIX_LEN];
+};
+
+/* Sensor configuration (array map vigil_cfg, one entry). */
+struct vigil_cfg {
+	__u32 self_tgid;            /* vigild itself: never reported as actor */
+	__u32 file_all;             /* 1 = report every file change, ignore prefixes */
+	__u32 nprefixes;            /* slots used in vigil_prefixes */
+	__u32 net_enabled;
+	__u32 exec_enabled;
+	__u32 file_enabled;
+};
+
+#endif /* VIGIL_EVENTS_H */

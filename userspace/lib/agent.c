@@ -1,0 +1,904 @@
+/* The agent: kernel records -> enrichment -> engines -> logs.  See agent.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/utsname.h>
+
+#include "agent.h"
+#include "alert.h"
+#include "cgroups.h"
+#include "container.h"
+#include "ctl.h"
+#include "event.h"
+#include "hashcache.h"
+#include "jsonx.h"
+#include "log.h"
+#include "paths.h"
+#include "proctab.h"
+#include "sensors.h"
+#include "sink.h"
+#include "util.h"
+
+#define PROCTAB_MAX     65536
+#define HASHCACHE_MAX   8192
+#define EXIT_GRACE_NS   (30ull * 1000000000ull)
+#define LOSS_MARK_NS    (10ull * 1000000000ull)   /* alerts this long after a loss carry the marker */
+
+struct agent {
+	struct agent_opts o;
+	char policy_path[PATH_MAX];
+	struct vigil_policy *pol;
+	struct probe_result probe;
+	struct sensors *sens;
+	struct proctab *pt;
+	struct hashcache *hc;
+	struct cgroups *cg;
+	struct sink *alerts, *events;
+	struct ctl_server *ctl;
+	char host[256];
+	int lock_fd;
+	char pid_path[PATH_MAX];
+	int epfd, sigfd, timerfd;
+	bool stop;
+	uint64_t start_wall_ns;
+
+	/* loss accounting */
+	uint64_t loss_seen[VIGIL_LOSS_SLOTS];
+	uint64_t loss_check_wall_ns;     /* previous check: start of the next window */
+	uint64_t loss_mark_until_ns;     /* wall ns until which alerts carry the marker */
+	uint64_t loss_window_from_ns, loss_window_to_ns;
+
+	/* counters */
+	uint64_t records, malformed, alerts_written, events_written;
+	uint64_t sent_prev[VIGIL_EV_TYPE_MAX];
+	uint64_t rate_prev_ns;
+	double events_per_s;
+};
+
+/* ---------- helpers ---------- */
+
+static const struct vigil_mitre mitre_ww_exec = {
+	.tactic = "TA0002", .tactic_name = "Execution",
+	.technique = "T1204.002", .technique_name = "User Execution: Malicious File",
+};
+static const struct vigil_mitre mitre_loss = {
+	.tactic = "TA0005", .tactic_name = "Defense Evasion",
+	.technique = "T1562.001", .technique_name = "Impair Defenses: Disable or Modify Tools",
+};
+
+static const char *const ev_type_names[VIGIL_EV_TYPE_MAX] = {
+	[VIGIL_EV_EXEC] = "exec", [VIGIL_EV_FORK] = "fork", [VIGIL_EV_EXIT] = "exit",
+	[VIGIL_EV_FILE] = "file", [VIGIL_EV_NET] = "network",
+};
+
+static const char *type_name(unsigned t)
+{
+	return t < VIGIL_EV_TYPE_MAX && ev_type_names[t] ? ev_type_names[t] : "unknown";
+}
+
+static void set_time(json_t *o, const char *key, uint64_t wall_ns)
+{
+	char ts[48];
+
+	json_object_set_new(o, key, json_string(util_rfc3339(wall_ns, ts, sizeof(ts))));
+}
+
+static int write_event(struct agent *a, json_t *ev)
+{
+	int r = sink_write_json(a->events, ev);
+
+	if (r)
+		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
+	else
+		a->events_written++;
+	return r;
+}
+
+int agent_emit_alert(struct agent *a, json_t *alert)
+{
+	char id[33];
+	uint64_t now = util_now_ns();
+	int r;
+
+	if (json_is_null(json_object_get(alert, "time")) || !json_object_get(alert, "time"))
+		set_time(alert, "time", now);
+	alert_new_id(id);
+	json_object_set_new(alert, "id", json_string(id));
+	jsonx_set_str(alert, "host", a->host);
+	if (now <= a->loss_mark_until_ns) {
+		json_t *w = json_object();
+		set_time(w, "from", a->loss_window_from_ns);
+		set_time(w, "to", a->loss_window_to_ns);
+		json_object_set_new(alert, "event_loss_window", w);
+	}
+	r = sink_write_json(a->alerts, alert);
+	if (r)
+		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->alerts), strerror(-r));
+	else
+		a->alerts_written++;
+	return r;
+}
+
+/* Adds process, parents, container and cgroup fields for the actor of a record. */
+static void add_actor(struct agent *a, json_t *o, struct proc *p, const struct vigil_hdr *h)
+{
+	json_t *c;
+
+	if (p) {
+		json_t *pj = proc_to_json(p);
+		if (h && h->pid != h->tgid)
+			json_object_set_new(pj, "tid", json_integer(h->pid));
+		json_object_set_new(o, "process", pj);
+		json_object_set_new(o, "parents", proctab_ancestry(a->pt, p, 8));
+		c = proc_container_json(p);
+		json_object_set_new(o, "container", c ? c : json_null());
+	} else {
+		json_object_set_new(o, "process", json_pack("{s:i}", "pid", h ? (json_int_t)h->tgid : 0));
+		json_object_set_new(o, "container", json_null());
+	}
+	if (h)
+		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)h->cgroup_id));
+}
+
+/* Process entry for the actor of a record; filled from the header when unknown. */
+static struct proc *actor(struct agent *a, const struct vigil_hdr *h)
+{
+	struct proc *p = proctab_get(a->pt, h->tgid, h->start_ns);
+
+	if (!p)
+		return NULL;
+	if (!p->comm[0])
+		memcpy(p->comm, h->comm, sizeof(p->comm));
+	if (!p->exe && !p->seeded) {
+		/* never saw this process start: ask /proc once (it may be gone already) */
+		char link[64], buf[PATH_MAX];
+		snprintf(link, sizeof(link), "%s/%u/exe", a->o.proc_root, h->tgid);
+		ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+		if (n > 0)
+			proc_set_bytes(&p->exe, &p->exe_len, buf, n);
+		p->uid = h->uid;
+		p->gid = h->gid;
+	}
+	if (!p->cgroup_id && h->cgroup_id) {
+		const char *cp;
+		p->cgroup_id = h->cgroup_id;
+		if (a->cg && (cp = cgroups_path(a->cg, h->cgroup_id)))
+			container_from_cgroup(cp, &p->container);
+	}
+	return p;
+}
+
+static json_t *event_base(struct agent *a, const struct vigil_hdr *h)
+{
+	json_t *o = json_object();
+
+	set_time(o, "time", util_boot_to_wall_ns(h->ts_ns));
+	json_object_set_new(o, "type", json_string(type_name(h->type)));
+	jsonx_set_str(o, "host", a->host);
+	return o;
+}
+
+/* ---------- rules ---------- */
+
+static bool under_dir(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '/' || (n == 1 && dir[0] == '/'));
+}
+
+static void rule_exec_world_writable(struct agent *a, struct proc *p, const struct vigil_hdr *h)
+{
+	const struct vigil_policy *pol = a->pol;
+	const char *hit = NULL, *which = NULL;
+
+	if (!pol->rule_ww_enabled)
+		return;
+	for (size_t i = 0; i < pol->rule_ww_dirs.n && !hit; i++) {
+		if (p->exe && under_dir(p->exe, pol->rule_ww_dirs.v[i])) {
+			hit = pol->rule_ww_dirs.v[i];
+			which = p->exe;
+		} else if (p->script && under_dir(p->script, pol->rule_ww_dirs.v[i])) {
+			hit = pol->rule_ww_dirs.v[i];
+			which = p->script;
+		}
+	}
+	if (!hit)
+		return;
+	json_t *al = alert_new("exec_world_writable", "Executable launched from a world-writable directory",
+			       pol->rule_ww_severity, &mitre_ww_exec,
+			       "Check who placed the file and why it runs from a world-writable directory; "
+			       "remove it if unexpected, and mount the directory noexec "
+			       "(e.g. 'mount -o remount,noexec /tmp').",
+			       "audited");
+	if (!al)
+		return;
+	set_time(al, "time", util_boot_to_wall_ns(h->ts_ns));
+	add_actor(a, al, p, h);
+	json_t *f = json_object();
+	jsonx_set_str(f, "path", which);
+	jsonx_set_str(f, "directory", hit);
+	json_object_set_new(al, "file", f);
+	agent_emit_alert(a, al);
+	json_decref(al);
+}
+
+/* ---------- record handlers ---------- */
+
+static void hash_exe(struct agent *a, struct proc *p, const struct vigil_exec *ev)
+{
+	char path[64];
+	int r;
+
+	p->sha256[0] = 0;
+	/* /proc/<pid>/exe reaches the file even in another mount namespace, memfd or deleted */
+	snprintf(path, sizeof(path), "%s/%u/exe", a->o.proc_root, ev->hdr.tgid);
+	r = hashcache_file(a->hc, path, util_kdev_to_dev(ev->exe_dev), ev->exe_ino, p->sha256);
+	if (r && p->exe && p->exe[0] == '/')
+		r = hashcache_file(a->hc, p->exe, util_kdev_to_dev(ev->exe_dev), ev->exe_ino, p->sha256);
+	if (r)
+		p->sha256[0] = 0;
+}
+
+static int handle_exec(struct agent *a, const struct vigil_exec *ev, size_t len)
+{
+	const char *d = ev->data;
+	size_t off = sizeof(*ev);
+	struct proc *p;
+
+	if (len < sizeof(*ev))
+		return -EINVAL;
+	if (event_check_str(ev, len, off, ev->exe_len) ||
+	    (ev->argv_len && off + ev->exe_len + ev->argv_len > len) ||
+	    event_check_str(ev, len, off + ev->exe_len + ev->argv_len, ev->cwd_len) ||
+	    event_check_str(ev, len, off + ev->exe_len + ev->argv_len + ev->cwd_len, ev->script_len))
+		return -EINVAL;
+
+	p = proctab_get(a->pt, ev->hdr.tgid, ev->hdr.start_ns);
+	if (!p)
+		return -ENOMEM;
+	/* keep the original ancestry: a parent seen at fork wins over a later reparenting */
+	if (p->seeded || !p->ppid) {
+		p->ppid = ev->ppid;
+		p->pstart_ns = ev->pstart_ns;
+		p->real_ppid = 0;
+	} else if (p->ppid != ev->ppid) {
+		p->real_ppid = ev->ppid;
+	}
+	p->seeded = false;
+	p->uid = ev->hdr.uid;
+	p->gid = ev->hdr.gid;
+	p->euid = ev->euid;
+	p->loginuid = ev->loginuid;
+	memcpy(p->comm, ev->hdr.comm, sizeof(p->comm));
+	p->exe_flags = ev->hdr.flags;
+	p->exe_dev = ev->exe_dev;
+	p->exe_ino = ev->exe_ino;
+	p->pidns = ev->pidns;
+	p->mntns = ev->mntns;
+	p->exited = false;
+	proc_set_bytes(&p->exe, &p->exe_len, d, ev->exe_len ? ev->exe_len - 1 : 0);
+	proc_set_bytes(&p->argv, &p->argv_len, d + ev->exe_len, ev->argv_len);
+	p->argv_trunc = ev->hdr.flags & VIGIL_F_ARGV_TRUNC;
+	if (ev->cwd_len)
+		proc_set_bytes(&p->cwd, NULL, d + ev->exe_len + ev->argv_len, ev->cwd_len - 1);
+	free(p->script);
+	p->script = NULL;
+	if (ev->script_len)
+		proc_set_bytes(&p->script, NULL, d + ev->exe_len + ev->argv_len + ev->cwd_len, ev->script_len - 1);
+	p->cgroup_id = ev->hdr.cgroup_id;
+	memset(&p->container, 0, sizeof(p->container));
+	if (a->cg) {
+		const char *cp = cgroups_path(a->cg, ev->hdr.cgroup_id);
+		if (cp)
+			container_from_cgroup(cp, &p->container);
+	}
+	hash_exe(a, p, ev);
+
+	if (a->pol->tel_exec) {
+		json_t *o = event_base(a, &ev->hdr);
+		add_actor(a, o, p, &ev->hdr);
+		json_t *pj = json_object_get(o, "process");
+		json_object_set_new(pj, "argc", json_integer(ev->argc));
+		json_object_set_new(pj, "exe_dev", json_integer((json_int_t)util_kdev_to_dev(ev->exe_dev)));
+		json_object_set_new(pj, "exe_ino", json_integer((json_int_t)ev->exe_ino));
+		json_object_set_new(pj, "exe_mode", json_integer(ev->exe_mode));
+		if (ev->hdr.flags & VIGIL_F_PATH_TRUNC)
+			json_object_set_new(pj, "exe_path_truncated", json_true());
+		json_object_set_new(o, "namespaces", json_pack("{s:I, s:I}", "pid", (json_int_t)ev->pidns,
+								"mnt", (json_int_t)ev->mntns));
+		write_event(a, o);
+		json_decref(o);
+	}
+	rule_exec_world_writable(a, p, &ev->hdr);
+	return 0;
+}
+
+static int handle_fork(struct agent *a, const struct vigil_fork *ev, size_t len)
+{
+	if (len < sizeof(*ev))
+		return -EINVAL;
+	actor(a, &ev->hdr);
+	struct proc *c = proctab_fork(a->pt, ev->hdr.tgid, ev->hdr.start_ns, ev->child_tgid, ev->child_start_ns);
+	if (c && a->pol->tel_fork_exit) {
+		json_t *o = event_base(a, &ev->hdr);
+		add_actor(a, o, c, NULL);
+		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)ev->hdr.cgroup_id));
+		write_event(a, o);
+		json_decref(o);
+	}
+	return 0;
+}
+
+static int handle_exit(struct agent *a, const struct vigil_exit *ev, size_t len)
+{
+	struct proc *p;
+
+	if (len < sizeof(*ev))
+		return -EINVAL;
+	p = proctab_lookup(a->pt, ev->hdr.tgid);
+	proctab_exit(a->pt, ev->hdr.tgid, ev->hdr.start_ns, ev->exit_code);
+	if (p && a->pol->tel_fork_exit) {
+		json_t *o = event_base(a, &ev->hdr);
+		add_actor(a, o, p, &ev->hdr);
+		json_object_set_new(o, "exit_code", json_integer(ev->exit_code));
+		write_event(a, o);
+		json_decref(o);
+	}
+	return 0;
+}
+
+static bool file_watched(struct agent *a, const char *path)
+{
+	if (!path)
+		return false;
+	for (size_t i = 0; i < a->pol->file_watch.n; i++) {
+		const char *w = a->pol->file_watch.v[i];
+		if (!strcmp(path, w) || under_dir(path, w))
+			return true;
+	}
+	return false;
+}
+
+static int handle_file(struct agent *a, const struct vigil_file *ev, size_t len)
+{
+	json_t *o, *f;
+	int r;
+
+	if (len < sizeof(*ev))
+		return -EINVAL;
+	o = event_base(a, &ev->hdr);
+	r = event_file_to_json(ev, len, o);
+	if (r) {
+		json_decref(o);
+		return r;
+	}
+	f = json_object_get(o, "file");
+	const char *p1 = json_string_value(json_object_get(f, "path"));
+	const char *p2 = json_string_value(json_object_get(f, "path2"));
+	bool link_target = ev->op == VIGIL_FOP_SYMLINK;   /* path2 is the target string */
+	if (!file_watched(a, p1) && (link_target || !file_watched(a, p2))) {
+		json_decref(o);
+		return 0;
+	}
+	if (a->pol->tel_file) {
+		add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
+		write_event(a, o);
+	}
+	json_decref(o);
+	return 0;
+}
+
+static int handle_net(struct agent *a, const struct vigil_net *ev, size_t len)
+{
+	json_t *o;
+	int r;
+
+	if (len < sizeof(*ev))
+		return -EINVAL;
+	if (!a->pol->tel_network)
+		return 0;
+	o = event_base(a, &ev->hdr);
+	r = event_net_to_json(ev, len, o);
+	if (!r) {
+		add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
+		write_event(a, o);
+	}
+	json_decref(o);
+	return r;
+}
+
+int agent_handle_record(struct agent *a, const void *rec, size_t len)
+{
+	const struct vigil_hdr *h = rec;
+	int r;
+
+	a->records++;
+	if (len < sizeof(*h) || h->size > len) {
+		a->malformed++;
+		return -EINVAL;
+	}
+	switch (h->type) {
+	case VIGIL_EV_EXEC: r = handle_exec(a, rec, len); break;
+	case VIGIL_EV_FORK: r = handle_fork(a, rec, len); break;
+	case VIGIL_EV_EXIT: r = handle_exit(a, rec, len); break;
+	case VIGIL_EV_FILE: r = handle_file(a, rec, len); break;
+	case VIGIL_EV_NET:  r = handle_net(a, rec, len); break;
+	default: r = -EINVAL;
+	}
+	if (r == -EINVAL) {
+		a->malformed++;
+		vlog_ratelimited(VLOG_WARN, "malformed %s record (%zu bytes) dropped", type_name(h->type), len);
+	}
+	return r;
+}
+
+static int on_record(void *ctx, const void *rec, size_t len)
+{
+	agent_handle_record(ctx, rec, len);
+	return 0;
+}
+
+/* ---------- loss ---------- */
+
+static void check_loss(struct agent *a)
+{
+	uint64_t now_loss[VIGIL_LOSS_SLOTS], now = util_now_ns();
+	json_t *by = NULL;
+	uint64_t total = 0;
+
+	if (!a->sens)
+		return;
+	sensors_loss(a->sens, now_loss);
+	for (int i = 0; i < VIGIL_LOSS_SLOTS; i++) {
+		uint64_t d = now_loss[i] - a->loss_seen[i];
+		if (!d)
+			continue;
+		if (!by)
+			by = json_array();
+		json_array_append_new(by, json_pack("{s:s, s:s, s:I}",
+			"type", type_name(i / VIGIL_LOSS_CAUSE_MAX),
+			"cause", i % VIGIL_LOSS_CAUSE_MAX == VIGIL_LOSS_RINGBUF ? "ringbuf_full" : "read_failed",
+			"count", (json_int_t)d));
+		total += d;
+	}
+	memcpy(a->loss_seen, now_loss, sizeof(now_loss));
+	if (by) {
+		a->loss_window_from_ns = a->loss_check_wall_ns;
+		a->loss_window_to_ns = now;
+		a->loss_mark_until_ns = now + LOSS_MARK_NS;
+		json_t *al = alert_new("event_loss", "Kernel events were lost", VIGIL_SEV_MEDIUM, &mitre_loss,
+				       "Events in this window were not seen: treat silence in it as a gap. "
+				       "If it repeats, reduce the telemetry the policy asks for or give vigild more CPU.",
+				       "audited");
+		json_t *l = json_object();
+		json_object_set_new(l, "lost", json_integer((json_int_t)total));
+		json_object_set_new(l, "by", by);
+		json_object_set_new(al, "loss", l);
+		agent_emit_alert(a, al);
+		json_decref(al);
+	}
+	a->loss_check_wall_ns = now;
+}
+
+/* ---------- control commands ---------- */
+
+static long rss_kb(void)
+{
+	char buf[4096];
+	long kb = -1;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strstr(buf, "VmRSS:");
+	if (p)
+		kb = strtol(p + 6, NULL, 10);
+	return kb;
+}
+
+static json_t *cmd_status(void *ctx, json_t *req, const struct ctl_peer *peer)
+{
+	struct agent *a = ctx;
+	json_t *o = ctl_ok();
+	uint64_t loss[VIGIL_LOSS_SLOTS], sent[VIGIL_EV_TYPE_MAX];
+	char ts[48];
+
+	json_object_set_new(o, "version", json_string(VIGIL_VERSION));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "started", json_string(util_rfc3339(a->start_wall_ns, ts, sizeof(ts))));
+	json_object_set_new(o, "uptime_s", json_integer((util_now_ns() - a->start_wall_ns) / 1000000000ull));
+	jsonx_set_str(o, "host", a->host);
+	jsonx_set_str(o, "policy", a->pol->source);
+	jsonx_set_str(o, "alerts_log", sink_path(a->alerts));
+	jsonx_set_str(o, "events_log", sink_path(a->events));
+	json_object_set_new(o, "capabilities", probe_to_json(&a->probe));
+	json_object_set_new(o, "programs", sensors_programs(a->sens));
+	json_object_set_new(o, "bpf_map_bytes", json_integer((json_int_t)sensors_map_bytes(a->sens)));
+
+	sensors_loss(a->sens, loss);
+	sensors_sent(a->sens, sent);
+	json_t *ev = json_object(), *lo = json_object();
+	for (int t = 1; t < VIGIL_EV_TYPE_MAX; t++) {
+		json_object_set_new(ev, type_name(t), json_integer((json_int_t)sent[t]));
+		json_object_set_new(lo, type_name(t), json_pack("{s:I, s:I}",
+			"ringbuf_full", (json_int_t)loss[t * VIGIL_LOSS_CAUSE_MAX + VIGIL_LOSS_RINGBUF],
+			"read_failed", (json_int_t)loss[t * VIGIL_LOSS_CAUSE_MAX + VIGIL_LOSS_READ]));
+	}
+	json_object_set_new(o, "events", ev);
+	json_object_set_new(o, "events_per_s", json_real(a->events_per_s));
+	json_object_set_new(o, "loss", lo);
+	json_object_set_new(o, "records", json_integer((json_int_t)a->records));
+	json_object_set_new(o, "malformed_records", json_integer((json_int_t)a->malformed));
+	json_object_set_new(o, "alerts_written", json_integer((json_int_t)a->alerts_written));
+	json_object_set_new(o, "events_written", json_integer((json_int_t)a->events_written));
+	json_object_set_new(o, "log_write_failures",
+			    json_integer((json_int_t)(sink_failures(a->alerts) + sink_failures(a->events))));
+	json_object_set_new(o, "process_table", json_pack("{s:I, s:I}",
+		"size", (json_int_t)proctab_size(a->pt), "evictions", (json_int_t)proctab_evictions(a->pt)));
+	json_object_set_new(o, "hash_cache", json_pack("{s:I, s:I}",
+		"hits", (json_int_t)hashcache_hits(a->hc), "misses", (json_int_t)hashcache_misses(a->hc)));
+	json_object_set_new(o, "rss_kb", json_integer(rss_kb()));
+	return o;
+}
+
+static int apply_policy(struct agent *a, struct vigil_policy *np, char *err, size_t errlen);
+
+static json_t *cmd_reload(void *ctx, json_t *req, const struct ctl_peer *peer)
+{
+	struct agent *a = ctx;
+	struct vigil_policy *np = NULL;
+	char err[512];
+	int r = policy_load(a->policy_path, &np, err, sizeof(err));
+
+	if (r)
+		return ctl_error("%s (the previous policy stays in force)", err);
+	r = apply_policy(a, np, err, sizeof(err));
+	if (r)
+		return ctl_error("%s (the previous policy stays in force)", err);
+	return ctl_ok();
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", cmd_status },
+	{ "reload", cmd_reload },
+	{ NULL, NULL },
+};
+
+/* ---------- lifecycle ---------- */
+
+static int open_sensors(struct agent *a, const struct vigil_policy *pol, struct sensors **out,
+			char *err, size_t errlen)
+{
+	struct sensors_opts so = {
+		.exec = pol->sensor_exec,
+		.file = pol->sensor_file,
+		.net = pol->sensor_network,
+		.self_tgid = getpid(),
+		.watch = (const char *const *)pol->file_watch.v,
+		.nwatch = pol->file_watch.n,
+	};
+
+	*out = sensors_open(&so, on_record, a, err, errlen);
+	return *out ? 0 : -errno;
+}
+
+/* Swaps in np (taking ownership) or, on failure, frees np and keeps the old policy. */
+static int apply_policy(struct agent *a, struct vigil_policy *np, char *err, size_t errlen)
+{
+	struct vigil_policy *old = a->pol;
+	int r = 0;
+
+	if (a->sens && (np->sensor_exec != old->sensor_exec || np->sensor_file != old->sensor_file ||
+			np->sensor_network != old->sensor_network)) {
+		struct sensors *ns = NULL;
+
+		/* attach the new set before detaching the old: no window without sensors */
+		r = open_sensors(a, np, &ns, err, errlen);
+		if (r) {
+			policy_free(np);
+			return r;
+		}
+		epoll_ctl(a->epfd, EPOLL_CTL_DEL, sensors_fd(a->sens), NULL);
+		sensors_consume(a->sens);
+		sensors_free(a->sens);
+		a->sens = ns;
+		memset(a->loss_seen, 0, sizeof(a->loss_seen));
+		sensors_loss(a->sens, a->loss_seen);
+		struct epoll_event ee = { .events = EPOLLIN, .data.u32 = 1 };
+		epoll_ctl(a->epfd, EPOLL_CTL_ADD, sensors_fd(a->sens), &ee);
+	} else if (a->sens) {
+		r = sensors_set_watch(a->sens, (const char *const *)np->file_watch.v, np->file_watch.n, false);
+		if (r) {
+			snprintf(err, errlen, "cannot update the watched paths: %s", strerror(-r));
+			policy_free(np);
+			return r;
+		}
+	}
+	a->pol = np;
+	policy_free(old);
+	return 0;
+}
+
+static int take_lock(struct agent *a, char *err, size_t errlen)
+{
+	char buf[32];
+	int n;
+
+	if (util_path_join(a->pid_path, sizeof(a->pid_path), a->o.run_dir, VIGIL_PID_NAME)) {
+		snprintf(err, errlen, "run directory path too long");
+		return -ENAMETOOLONG;
+	}
+	a->lock_fd = open(a->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (a->lock_fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open pid file %s: %s", a->pid_path, strerror(e));
+		return -e;
+	}
+	if (flock(a->lock_fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		n = pread(a->lock_fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		snprintf(err, errlen, "another vigild is running (pid %s, lock %s)", buf[0] ? buf : "?", a->pid_path);
+		close(a->lock_fd);
+		a->lock_fd = -1;
+		return -(e == EWOULDBLOCK ? EBUSY : e);
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(a->lock_fd, 0) || pwrite(a->lock_fd, buf, n, 0) != n) {
+		/* the lock is what matters; the pid text is informational */
+	}
+	return 0;
+}
+
+struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct utsname un;
+	struct sink_opts so;
+	int r;
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->o = *o;
+	if (!a->o.proc_root)
+		a->o.proc_root = "/proc";
+	a->lock_fd = a->epfd = a->sigfd = a->timerfd = -1;
+	a->start_wall_ns = util_now_ns();
+	err[0] = 0;
+
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "vigild must run as root (it loads BPF programs)");
+		goto fail;
+	}
+	if (!realpath(o->policy_path, a->policy_path))
+		snprintf(a->policy_path, sizeof(a->policy_path), "%s", o->policy_path);
+	r = policy_load(a->policy_path, &a->pol, err, errlen);
+	if (r)
+		goto fail;
+	if (access(VIGIL_BTF_VMLINUX, R_OK)) {
+		snprintf(err, errlen, "kernel BTF is missing (%s): vigil needs a kernel built with CONFIG_DEBUG_INFO_BTF",
+			 VIGIL_BTF_VMLINUX);
+		goto fail;
+	}
+	for (const char *d, **dp = (const char *[]){ o->run_dir, o->state_dir, o->log_dir, NULL }; (d = *dp); dp++) {
+		r = util_mkdir_p(d, 0750);
+		if (r) {
+			snprintf(err, errlen, "cannot create directory %s: %s", d, strerror(-r));
+			goto fail;
+		}
+	}
+	if (take_lock(a, err, errlen))
+		goto fail;
+
+	so = (struct sink_opts){ .max_bytes = a->pol->out_max_bytes, .keep = a->pol->out_keep,
+				 .compress = a->pol->out_compress, .mode = 0640 };
+	a->alerts = sink_open(o->log_dir, VIGIL_ALERTS_NAME, &so);
+	if (!a->alerts) {
+		snprintf(err, errlen, "cannot open %s/%s: %s", o->log_dir, VIGIL_ALERTS_NAME, strerror(errno));
+		goto fail;
+	}
+	a->events = sink_open(o->log_dir, VIGIL_EVENTS_NAME, &so);
+	if (!a->events) {
+		snprintf(err, errlen, "cannot open %s/%s: %s", o->log_dir, VIGIL_EVENTS_NAME, strerror(errno));
+		goto fail;
+	}
+	if (a->pol->host_name)
+		snprintf(a->host, sizeof(a->host), "%s", a->pol->host_name);
+	else if (uname(&un) == 0)
+		snprintf(a->host, sizeof(a->host), "%s", un.nodename);
+
+	probe_run(&a->probe);
+	if (!a->probe.bpffs) {
+		snprintf(err, errlen, "bpffs is not mounted at %s and cannot be mounted", VIGIL_BPFFS);
+		goto fail;
+	}
+	if (!a->probe.ringbuf) {
+		snprintf(err, errlen, "this kernel has no BPF ringbuf (needs Linux 5.8 or later)");
+		goto fail;
+	}
+	a->pt = proctab_new(PROCTAB_MAX);
+	a->hc = hashcache_new(HASHCACHE_MAX);
+	if (!a->pt || !a->hc) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	a->cg = cgroups_new(a->probe.cgroup2[0] ? a->probe.cgroup2 : NULL);
+	if (!a->cg)
+		vlog(VLOG_WARN, "no cgroup v2 mount: container ids will come from /proc only");
+	proctab_seed(a->pt, a->o.proc_root);
+
+	if (open_sensors(a, a->pol, &a->sens, err, errlen))
+		goto fail;
+	sensors_loss(a->sens, a->loss_seen);
+	a->loss_check_wall_ns = util_now_ns();
+
+	{
+		char sock[PATH_MAX];
+		gid_t gid = (gid_t)-1;
+
+		if (a->pol->control_group) {
+			struct group *g = getgrnam(a->pol->control_group);
+			if (g)
+				gid = g->gr_gid;
+			else
+				vlog(VLOG_WARN, "control group \"%s\" does not exist: root only", a->pol->control_group);
+		}
+		util_path_join(sock, sizeof(sock), o->run_dir, VIGIL_SOCK_NAME);
+		a->ctl = ctl_server_new(sock, gid, ctl_cmds, a);
+		if (!a->ctl) {
+			snprintf(err, errlen, "cannot listen on %s: %s", sock, strerror(errno));
+			goto fail;
+		}
+	}
+	return a;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "start-up failed");
+	agent_free(a);
+	return NULL;
+}
+
+int agent_run(struct agent *a)
+{
+	sigset_t mask;
+	struct epoll_event ee, evs[8];
+	struct itimerspec its = { .it_interval = { 0, 200000000 }, .it_value = { 0, 200000000 } };
+	int ticks = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->sigfd < 0 || a->timerfd < 0 || a->epfd < 0)
+		return -errno;
+	timerfd_settime(a->timerfd, 0, &its, NULL);
+
+	ee = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	epoll_ctl(a->epfd, EPOLL_CTL_ADD, sensors_fd(a->sens), &ee);
+	ee.data.u32 = 2;
+	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sigfd, &ee);
+	ee.data.u32 = 3;
+	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->timerfd, &ee);
+	ee.data.u32 = 4;
+	epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctl_server_fd(a->ctl), &ee);
+
+	fprintf(stderr, "vigild: ready: policy %s, alerts %s, events %s, control %s/%s\n",
+		a->pol->source, sink_path(a->alerts), sink_path(a->events), a->o.run_dir, VIGIL_SOCK_NAME);
+
+	while (!a->stop) {
+		int n = epoll_wait(a->epfd, evs, ARRAY_SIZE(evs), 1000);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 1:
+				sensors_consume(a->sens);
+				break;
+			case 2: {
+				struct signalfd_siginfo si;
+				while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						char err[512];
+						struct vigil_policy *np = NULL;
+						sink_reopen(a->alerts);
+						sink_reopen(a->events);
+						if (policy_load(a->policy_path, &np, err, sizeof(err)) ||
+						    apply_policy(a, np, err, sizeof(err)))
+							vlog(VLOG_ERR, "policy not reloaded, the previous one stays in force: %s", err);
+						else
+							vlog(VLOG_INFO, "policy reloaded from %s", a->policy_path);
+					} else {
+						a->stop = true;
+					}
+				}
+				break;
+			}
+			case 3: {
+				uint64_t exp;
+				if (read(a->timerfd, &exp, sizeof(exp)) < 0)
+					break;
+				/* drain first so loss checks see what is really lost */
+				sensors_consume(a->sens);
+				check_loss(a);
+				sink_check_external(a->alerts);
+				sink_check_external(a->events);
+				if (++ticks % 5 == 0) {
+					uint64_t sent[VIGIL_EV_TYPE_MAX], total = 0, now = util_now_ns();
+					sensors_sent(a->sens, sent);
+					for (int t = 0; t < VIGIL_EV_TYPE_MAX; t++) {
+						total += sent[t] - a->sent_prev[t];
+						a->sent_prev[t] = sent[t];
+					}
+					if (a->rate_prev_ns)
+						a->events_per_s = total * 1e9 / (double)(now - a->rate_prev_ns);
+					a->rate_prev_ns = now;
+					proctab_sweep(a->pt, EXIT_GRACE_NS);
+				}
+				break;
+			}
+			case 4:
+				ctl_server_handle(a->ctl);
+				break;
+			}
+		}
+	}
+	/* drain what the kernel already produced */
+	sensors_consume(a->sens);
+	check_loss(a);
+	return 0;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	ctl_server_free(a->ctl);
+	sensors_free(a->sens);
+	sink_free(a->alerts);
+	sink_free(a->events);
+	cgroups_free(a->cg);
+	hashcache_free(a->hc);
+	proctab_free(a->pt);
+	policy_free(a->pol);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	if (a->timerfd >= 0)
+		close(a->timerfd);
+	if (a->lock_fd >= 0) {
+		unlink(a->pid_path);
+		close(a->lock_fd);
+	}
+	free(a);
+}

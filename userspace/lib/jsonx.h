@@ -1,0 +1,35 @@
+/* JSON output helpers: any bytes in, valid UTF-8 JSON out (STYLE.md: escape, never drop). */
+#ifndef VIGIL_JSONX_H
+#define VIGIL_JSONX_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <jansson.h>
+
+/*
+ * Returns a new JSON string for bytes buf[0..len): valid UTF-8 sequences are
+ * kept (control characters are escaped by the JSON encoder), each byte that is
+ * not part of a valid UTF-8 sequence becomes U+FFFD.  *lossless (may be NULL)
+ * is set to false when a byte was replaced.  New reference; NULL on ENOMEM.
+ */
+json_t *jsonx_string_bytes(const char *buf, size_t len, bool *lossless);
+
+/*
+ * Sets obj[key] to jsonx_string_bytes(buf, len); when a byte had to be replaced
+ * it also sets obj[key + "_b64"] to the exact bytes, base64 (RFC 4648), so the
+ * original is always recoverable.  Returns 0 or -ENOMEM.
+ */
+int jsonx_set_bytes(json_t *obj, const char *key, const char *buf, size_t len);
+
+/* Same for a NUL-terminated C string. */
+int jsonx_set_str(json_t *obj, const char *key, const char *s);
+
+/* Base64 (RFC 4648, with padding) of n bytes into a new malloc'd string; NULL on ENOMEM. */
+char *jsonx_base64(const unsigned char *in, size_t n);
+/* Decodes base64; returns a new buffer (caller frees) and *n, or NULL on bad input. */
+unsigned char *jsonx_base64_decode(const char *s, size_t *n);
+
+/* Serialises obj as one compact line (no newline) into a new malloc'd string. */
+char *jsonx_dump_line(const json_t *obj);
+
+#endif

@@ -1,0 +1,87 @@
+/* vigild: the vigil agent.  Argument parsing and the loop; the work is in lib/agent.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "log.h"
+#include "paths.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vigild [OPTIONS]\n"
+"\n"
+"The vigil agent: loads the eBPF sensors, follows every exec, file change and\n"
+"network event, and writes telemetry and alerts as JSON lines.  Runs in the\n"
+"foreground; SIGHUP reloads the policy and reopens the logs; SIGINT/SIGTERM\n"
+"detach every program and exit.\n"
+"\n"
+"Options:\n"
+"  -p, --policy FILE     policy (default " VIGIL_DEFAULT_POLICY ")\n"
+"  -l, --log-dir DIR     alerts.jsonl and events.jsonl (default " VIGIL_DEFAULT_LOG_DIR ")\n"
+"  -s, --state-dir DIR   persistent state (default " VIGIL_DEFAULT_STATE_DIR ")\n"
+"  -r, --run-dir DIR     pid file and control socket (default " VIGIL_DEFAULT_RUN_DIR ")\n"
+"      --proc-root DIR   where the host's /proc is (default /proc)\n"
+"  -v, --verbose         more messages (repeat for debug)\n"
+"  -V, --version         print the version and exit\n"
+"  -h, --help            this help\n"
+"\n"
+"Exit status: 0 after a clean shutdown, 2 when it cannot start (the reason is\n"
+"printed on one line).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "log-dir", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "proc-root", required_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_opts o = {
+		.policy_path = VIGIL_DEFAULT_POLICY,
+		.log_dir = VIGIL_DEFAULT_LOG_DIR,
+		.state_dir = VIGIL_DEFAULT_STATE_DIR,
+		.run_dir = VIGIL_DEFAULT_RUN_DIR,
+		.proc_root = "/proc",
+	};
+	char err[1024];
+	struct agent *a;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "p:l:s:r:vVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.policy_path = optarg; break;
+		case 'l': o.log_dir = optarg; break;
+		case 's': o.state_dir = optarg; break;
+		case 'r': o.run_dir = optarg; break;
+		case 'P': o.proc_root = optarg; break;
+		case 'v': vlog_verbosity++; break;
+		case 'V': printf("vigild %s\n", VIGIL_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return VIGIL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigild: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return VIGIL_EXIT_USAGE;
+	}
+	a = agent_new(&o, err, sizeof(err));
+	if (!a) {
+		fprintf(stderr, "vigild: error: %s\n", err);
+		return VIGIL_EXIT_USAGE;
+	}
+	r = agent_run(a);
+	agent_free(a);
+	fprintf(stderr, "vigild: stopped, every program detached\n");
+	return r ? 1 : 0;
+}
