@@ -98,8 +98,10 @@ static void test_string_bytes_cases(void **state)
 		if (strchr(line, '\n'))
 			fail_msg("%s: dumped line holds a raw newline: %s", c->name, line);
 		back = json_loads(line, JSON_ALLOW_NUL, &err);
-		if (!back)
-			fail_msg("%s: output is not valid JSON (%s): %s", c->name, err.text, line);
+		if (!back) {
+			show_bytes("dumped", line, strlen(line));
+			fail_msg("%s: expected valid JSON, seen a parse error (%s)", c->name, err.text);
+		}
 		js = json_object_get(back, "s");
 		assert_true(json_is_string(js));
 		assert_bytes_eq(c->want, c->want_len, json_string_value(js), json_string_length(js),
@@ -125,10 +127,13 @@ static void test_set_bytes_b64(void **state)
 
 		assert_int_equal(jsonx_set_bytes(obj, "path", c->in, c->in_len), 0);
 		line = jsonx_dump_line(obj);
-		assert_non_null(line);
+		if (!line)
+			fail_msg("%s: expected a dumped line, seen NULL (string not valid UTF-8?)", c->name);
 		back = json_loads(line, JSON_ALLOW_NUL, &err);
-		if (!back)
-			fail_msg("%s: invalid JSON (%s): %s", c->name, err.text, line);
+		if (!back) {
+			show_bytes("dumped", line, strlen(line));
+			fail_msg("%s: expected valid JSON, seen a parse error (%s)", c->name, err.text);
+		}
 		b64 = json_object_get(back, "path_b64");
 		if (c->lossless) {
 			if (b64)

@@ -468,6 +468,37 @@ static void test_external_truncate(void **state)
 	sink_free(s);
 }
 
+/* Rotation due while the live file was moved away: the line goes to a fresh live file. */
+static void test_rotation_after_external_move(void **state)
+{
+	struct fixture *f = *state;
+	struct sink_opts o = { .max_bytes = 30, .keep = 3, .compress = true, .mode = 0640 };
+	struct sink *s = sink_open(f->dir, NAME, &o);
+	char moved[PATH_MAX], p[PATH_MAX];
+	char *c;
+
+	assert_non_null(s);
+	assert_int_equal(sink_write_line(s, "0123456789", 10), 0);
+	assert_int_equal(sink_write_line(s, "0123456789", 10), 0);
+	snprintf(moved, sizeof(moved), "%s/moved", f->dir);
+	assert_int_equal(rename(f->live, moved), 0);
+	/* 22 + 11 > 30: a rotation is due, but the file is not ours to rotate. */
+	assert_int_equal(sink_write_line(s, "abcdefghij", 10), 0);
+	c = slurp(f->live, NULL);
+	if (!c || strcmp(c, "abcdefghij\n"))
+		fail_msg("expected a fresh %s holding \"abcdefghij\\n\", seen %s", f->live,
+			 c ? c : "(missing)");
+	free(c);
+	sink_rotated_name(f->live, 1, true, p, sizeof(p));
+	if (exists(p))
+		fail_msg("expected no %s (nothing of ours to rotate), seen one", p);
+	c = slurp(moved, NULL);
+	assert_non_null(c);
+	assert_string_equal(c, "0123456789\n0123456789\n");
+	free(c);
+	sink_free(s);
+}
+
 static void test_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -534,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_external_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_delete_and_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_truncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_after_external_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test(test_write_failure_counted),
 		cmocka_unit_test(test_open_errors),

@@ -21,6 +21,7 @@
 #include "cgroups.h"
 #include "container.h"
 #include "ctl.h"
+#include "engine.h"
 #include "event.h"
 #include "hashcache.h"
 #include "jsonx.h"
@@ -59,6 +60,11 @@ struct agent {
 	uint64_t loss_check_wall_ns;     /* previous check: start of the next window */
 	uint64_t loss_mark_until_ns;     /* wall ns until which alerts carry the marker */
 	uint64_t loss_window_from_ns, loss_window_to_ns;
+
+	/* engines (engines.c), state in the same order */
+	void *eng[16];
+	size_t neng;
+	struct ctl_cmd *cmds;          /* agent + engine control commands */
 
 	/* counters */
 	uint64_t records, malformed, alerts_written, events_written;
@@ -132,7 +138,7 @@ int agent_emit_alert(struct agent *a, json_t *alert)
 }
 
 /* Adds process, parents, container and cgroup fields for the actor of a record. */
-static void add_actor(struct agent *a, json_t *o, struct proc *p, const struct vigil_hdr *h)
+void agent_add_actor(struct agent *a, json_t *o, struct proc *p, const struct vigil_hdr *h)
 {
 	json_t *c;
 
@@ -228,7 +234,7 @@ static void rule_exec_world_writable(struct agent *a, struct proc *p, const stru
 	if (!al)
 		return;
 	set_time(al, "time", util_boot_to_wall_ns(h->ts_ns));
-	add_actor(a, al, p, h);
+	agent_add_actor(a, al, p, h);
 	json_t *f = json_object();
 	jsonx_set_str(f, "path", which);
 	jsonx_set_str(f, "directory", hit);
@@ -311,7 +317,7 @@ static int handle_exec(struct agent *a, const struct vigil_exec *ev, size_t len)
 
 	if (a->pol->tel_exec) {
 		json_t *o = event_base(a, &ev->hdr);
-		add_actor(a, o, p, &ev->hdr);
+		agent_add_actor(a, o, p, &ev->hdr);
 		json_t *pj = json_object_get(o, "process");
 		json_object_set_new(pj, "argc", json_integer(ev->argc));
 		json_object_set_new(pj, "exe_dev", json_integer((json_int_t)util_kdev_to_dev(ev->exe_dev)));
@@ -336,7 +342,7 @@ static int handle_fork(struct agent *a, const struct vigil_fork *ev, size_t len)
 	struct proc *c = proctab_fork(a->pt, ev->hdr.tgid, ev->hdr.start_ns, ev->child_tgid, ev->child_start_ns);
 	if (c && a->pol->tel_fork_exit) {
 		json_t *o = event_base(a, &ev->hdr);
-		add_actor(a, o, c, NULL);
+		agent_add_actor(a, o, c, NULL);
 		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)ev->hdr.cgroup_id));
 		write_event(a, o);
 		json_decref(o);
@@ -354,7 +360,7 @@ static int handle_exit(struct agent *a, const struct vigil_exit *ev, size_t len)
 	proctab_exit(a->pt, ev->hdr.tgid, ev->hdr.start_ns, ev->exit_code);
 	if (p && a->pol->tel_fork_exit) {
 		json_t *o = event_base(a, &ev->hdr);
-		add_actor(a, o, p, &ev->hdr);
+		agent_add_actor(a, o, p, &ev->hdr);
 		json_object_set_new(o, "exit_code", json_integer(ev->exit_code));
 		write_event(a, o);
 		json_decref(o);
@@ -396,7 +402,7 @@ static int handle_file(struct agent *a, const struct vigil_file *ev, size_t len)
 		return 0;
 	}
 	if (a->pol->tel_file) {
-		add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
+		agent_add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
 		write_event(a, o);
 	}
 	json_decref(o);
@@ -415,7 +421,7 @@ static int handle_net(struct agent *a, const struct vigil_net *ev, size_t len)
 	o = event_base(a, &ev->hdr);
 	r = event_net_to_json(ev, len, o);
 	if (!r) {
-		add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
+		agent_add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
 		write_event(a, o);
 	}
 	json_decref(o);
@@ -439,6 +445,13 @@ int agent_handle_record(struct agent *a, const void *rec, size_t len)
 	case VIGIL_EV_FILE: r = handle_file(a, rec, len); break;
 	case VIGIL_EV_NET:  r = handle_net(a, rec, len); break;
 	default: r = -EINVAL;
+	}
+	if (r == 0 && a->neng) {
+		struct proc *p = proctab_lookup(a->pt, h->tgid);
+
+		for (size_t i = 0; i < a->neng; i++)
+			if (vigil_engines[i]->on_record)
+				vigil_engines[i]->on_record(a->eng[i], h, rec, len, p);
 	}
 	if (r == -EINVAL) {
 		a->malformed++;
@@ -559,6 +572,11 @@ static json_t *cmd_status(void *ctx, json_t *req, const struct ctl_peer *peer)
 	json_object_set_new(o, "hash_cache", json_pack("{s:I, s:I}",
 		"hits", (json_int_t)hashcache_hits(a->hc), "misses", (json_int_t)hashcache_misses(a->hc)));
 	json_object_set_new(o, "rss_kb", json_integer(rss_kb()));
+	for (size_t i = 0; i < a->neng; i++) {
+		json_t *es = vigil_engines[i]->status ? vigil_engines[i]->status(a->eng[i]) : NULL;
+		if (es)
+			json_object_set_new(o, vigil_engines[i]->name, es);
+	}
 	return o;
 }
 
@@ -584,6 +602,70 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "reload", cmd_reload },
 	{ NULL, NULL },
 };
+
+/* Engine commands get their engine's state: the agent dispatches by name. */
+static json_t *cmd_engine(void *ctx, json_t *req, const struct ctl_peer *peer)
+{
+	struct agent *a = ctx;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+
+	for (size_t i = 0; i < a->neng; i++)
+		for (const struct ctl_cmd *c = vigil_engines[i]->cmds; c && c->name; c++)
+			if (!strcmp(c->name, cmd))
+				return c->fn(a->eng[i], req, peer);
+	return ctl_error("unknown command \"%s\"", cmd);
+}
+
+static int build_cmds(struct agent *a)
+{
+	size_t n = ARRAY_SIZE(ctl_cmds), k = 0;
+
+	for (size_t i = 0; i < a->neng; i++)
+		for (const struct ctl_cmd *c = vigil_engines[i]->cmds; c && c->name; c++)
+			n++;
+	a->cmds = calloc(n, sizeof(*a->cmds));
+	if (!a->cmds)
+		return -ENOMEM;
+	for (const struct ctl_cmd *c = ctl_cmds; c->name; c++)
+		a->cmds[k++] = *c;
+	for (size_t i = 0; i < a->neng; i++)
+		for (const struct ctl_cmd *c = vigil_engines[i]->cmds; c && c->name; c++)
+			a->cmds[k++] = (struct ctl_cmd){ c->name, cmd_engine };
+	return 0;
+}
+
+const char *agent_state_dir(const struct agent *a)
+{
+	return a->o.state_dir;
+}
+
+const char *agent_log_dir(const struct agent *a)
+{
+	return a->o.log_dir;
+}
+
+const char *agent_host(const struct agent *a)
+{
+	return a->host;
+}
+
+const struct probe_result *agent_probe(const struct agent *a)
+{
+	return &a->probe;
+}
+
+struct proctab *agent_proctab(struct agent *a)
+{
+	return a->pt;
+}
+
+void *agent_engine(struct agent *a, const char *name)
+{
+	for (size_t i = 0; i < a->neng; i++)
+		if (!strcmp(vigil_engines[i]->name, name))
+			return a->eng[i];
+	return NULL;
+}
 
 /* ---------- lifecycle ---------- */
 
@@ -631,6 +713,16 @@ static int apply_policy(struct agent *a, struct vigil_policy *np, char *err, siz
 		r = sensors_set_watch(a->sens, (const char *const *)np->file_watch.v, np->file_watch.n, false);
 		if (r) {
 			snprintf(err, errlen, "cannot update the watched paths: %s", strerror(-r));
+			policy_free(np);
+			return r;
+		}
+	}
+	for (size_t i = 0; i < a->neng; i++) {
+		if (vigil_engines[i]->apply && (r = vigil_engines[i]->apply(a->eng[i], np, err, errlen))) {
+			/* engines applied so far go back to the policy in force */
+			for (size_t j = 0; j < i; j++)
+				if (vigil_engines[j]->apply)
+					vigil_engines[j]->apply(a->eng[j], old, err + strlen(err), 0);
 			policy_free(np);
 			return r;
 		}
@@ -756,6 +848,20 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 	sensors_loss(a->sens, a->loss_seen);
 	a->loss_check_wall_ns = util_now_ns();
 
+	for (size_t i = 0; vigil_engines[i] && i < ARRAY_SIZE(a->eng); i++) {
+		a->eng[i] = vigil_engines[i]->create ? vigil_engines[i]->create(a, a->pol, err, errlen) : a;
+		if (!a->eng[i]) {
+			if (!err[0])
+				snprintf(err, errlen, "cannot start %s", vigil_engines[i]->name);
+			goto fail;
+		}
+		a->neng = i + 1;
+	}
+	if (build_cmds(a)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+
 	{
 		char sock[PATH_MAX];
 		gid_t gid = (gid_t)-1;
@@ -768,7 +874,7 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 				vlog(VLOG_WARN, "control group \"%s\" does not exist: root only", a->pol->control_group);
 		}
 		util_path_join(sock, sizeof(sock), o->run_dir, VIGIL_SOCK_NAME);
-		a->ctl = ctl_server_new(sock, gid, ctl_cmds, a);
+		a->ctl = ctl_server_new(sock, gid, a->cmds, a);
 		if (!a->ctl) {
 			snprintf(err, errlen, "cannot listen on %s: %s", sock, strerror(errno));
 			goto fail;
@@ -810,6 +916,13 @@ int agent_run(struct agent *a)
 	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->timerfd, &ee);
 	ee.data.u32 = 4;
 	epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctl_server_fd(a->ctl), &ee);
+	for (size_t i = 0; i < a->neng; i++) {
+		int fd = vigil_engines[i]->poll_fd ? vigil_engines[i]->poll_fd(a->eng[i]) : -1;
+		if (fd >= 0) {
+			ee.data.u32 = 100 + i;
+			epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ee);
+		}
+	}
 
 	fprintf(stderr, "vigild: ready: policy %s, alerts %s, events %s, control %s/%s\n",
 		a->pol->source, sink_path(a->alerts), sink_path(a->events), a->o.run_dir, VIGIL_SOCK_NAME);
@@ -850,6 +963,9 @@ int agent_run(struct agent *a)
 				/* drain first so loss checks see what is really lost */
 				sensors_consume(a->sens);
 				check_loss(a);
+				for (size_t e = 0; e < a->neng; e++)
+					if (vigil_engines[e]->tick)
+						vigil_engines[e]->tick(a->eng[e], util_boot_ns());
 				sink_check_external(a->alerts);
 				sink_check_external(a->events);
 				if (++ticks % 5 == 0) {
@@ -869,6 +985,11 @@ int agent_run(struct agent *a)
 			case 4:
 				ctl_server_handle(a->ctl);
 				break;
+			default:
+				if (evs[i].data.u32 >= 100 && evs[i].data.u32 - 100 < a->neng &&
+				    vigil_engines[evs[i].data.u32 - 100]->on_poll)
+					vigil_engines[evs[i].data.u32 - 100]->on_poll(a->eng[evs[i].data.u32 - 100]);
+				break;
 			}
 		}
 	}
@@ -883,6 +1004,10 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	ctl_server_free(a->ctl);
+	free(a->cmds);
+	for (size_t i = a->neng; i-- > 0;)
+		if (vigil_engines[i]->destroy)
+			vigil_engines[i]->destroy(a->eng[i]);
 	sensors_free(a->sens);
 	sink_free(a->alerts);
 	sink_free(a->events);

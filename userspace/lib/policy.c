@@ -833,6 +833,16 @@ static int parse_sections(const struct policy_ctx *c, json_t *doc, struct vigil_
 		if ((sec = json_object_get(doc, *f)) && !json_is_object(sec))
 			return policy_fail(c, child(jp, "", *f), "expected object, got %s", type_name(sec));
 	}
+	for (const struct policy_section *ps = policy_sections; ps->name; ps++) {
+		char jp[JPATH_LEN];
+
+		if (!ps->parse)
+			continue;
+		sec = json_object_get(doc, ps->name);
+		r = ps->parse(c, child(jp, "", ps->name), sec, &p->feature[ps->id]);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -956,6 +966,9 @@ void policy_free(struct vigil_policy *p)
 	free(p->control_group);
 	policy_strv_free(&p->file_watch);
 	policy_strv_free(&p->rule_ww_dirs);
+	for (const struct policy_section *ps = policy_sections; ps->name; ps++)
+		if (p->feature[ps->id] && ps->free_fn)
+			ps->free_fn(p->feature[ps->id]);
 	json_decref(p->doc);
 	free(p);
 }

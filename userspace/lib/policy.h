@@ -29,6 +29,16 @@ struct policy_strv {
 	size_t n;
 };
 
+/* Feature sections, each owned by one module (see policy_sections.c). */
+enum policy_feature {
+	POLICY_AAC,
+	POLICY_JIT,
+	POLICY_FIM,
+	POLICY_DETECTIONS,
+	POLICY_FORWARD,
+	POLICY_FEATURE_MAX,
+};
+
 struct vigil_policy {
 	char *source;                 /* file name the policy came from (owned) */
 	char *host_name;              /* "host.name": override for the host field; NULL = uname */
@@ -53,7 +63,11 @@ struct vigil_policy {
 	int rule_ww_severity;
 	struct policy_strv rule_ww_dirs;
 
-	/* The parsed document (owned), for feature sections. */
+	/* Feature sections ("aac", "jit", "fim", "detections", "forward"), parsed by
+	 * their modules' parsers (policy_sections[]), indexed by enum policy_feature. */
+	void *feature[POLICY_FEATURE_MAX];
+
+	/* The parsed document (owned). */
 	json_t *doc;
 };
 
@@ -128,5 +142,21 @@ int policy_get_paths(const struct policy_ctx *c, const char *jpath, const json_t
 		     const char *key, size_t max, size_t maxlen, struct policy_strv *out);
 /* Frees the strings and the vector, leaves sv empty; NULL is a no-op. */
 void policy_strv_free(struct policy_strv *sv);
+
+/*
+ * A feature section parser.  parse() validates v (the section object at jpath,
+ * or NULL when the section is absent: defaults apply) and returns the feature's
+ * own config in *out (a new allocation freed with free_fn), or -EINVAL through
+ * policy_fail().  Parsers run inside policy_load(), so a bad section rejects
+ * the whole policy with a file:line:column message.
+ */
+struct policy_section {
+	const char *name;                  /* top-level key */
+	enum policy_feature id;
+	int (*parse)(const struct policy_ctx *c, const char *jpath, const json_t *v, void **out);
+	void (*free_fn)(void *cfg);
+};
+/* Registered parsers (policy_sections.c), ending with {NULL}. */
+extern const struct policy_section policy_sections[];
 
 #endif

@@ -199,8 +199,22 @@ static int sink_rotate(struct sink *s)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 	int keep = s->opts.keep, k, err;
+	struct stat st;
 	int c;
 
+	/*
+	 * Someone else moved or deleted the live file: writing on would go to a
+	 * file nobody reads, and rotating would shift the wrong files.  Start a
+	 * fresh live file instead.
+	 */
+	if (stat(s->path, &st) < 0 || st.st_ino != s->ino || st.st_dev != s->dev) {
+		err = sink_open_fd(s);
+		if (err < 0) {
+			close(s->fd);
+			s->fd = -1;
+		}
+		return err;
+	}
 	if (keep == 0) {
 		/* Nothing kept: start the live file over (logrotate's "rotate 0"). */
 		if (unlink(s->path) < 0 && errno != ENOENT)

@@ -13,8 +13,8 @@
 
 struct sink_opts {
 	uint64_t max_bytes;   /* rotate when the live file would exceed this; 0 = never */
-	int keep;             /* rotated files kept: name.1[.gz] .. name.N[.gz] */
-	bool compress;        /* gzip rotated files (name.1 stays plain until the next rotation? no: all gz) */
+	int keep;             /* rotated files kept: name.1[.gz] .. name.N[.gz]; 0 = the live file is deleted and restarted */
+	bool compress;        /* gzip every rotated file: name.1.gz .. name.N.gz */
 	int mode;             /* file mode, e.g. 0640 */
 };
 
@@ -28,7 +28,8 @@ int sink_write_json(struct sink *s, const json_t *obj);
 int sink_write_line(struct sink *s, const char *line, size_t len);
 /* Closes and reopens the file by name (SIGHUP).  0 or -errno. */
 int sink_reopen(struct sink *s);
-/* Reopens if the file at the path is no longer ours (moved, deleted) or was truncated. */
+/* Reopens if the file at the path is no longer ours (moved, deleted) or was truncated.
+ * Returns 0 (unchanged), 1 (reopened or truncation detected) or -errno. */
 int sink_check_external(struct sink *s);
 /* Counters: lines written, write failures, rotations. */
 uint64_t sink_lines(const struct sink *s);
