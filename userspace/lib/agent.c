@@ -123,6 +123,10 @@ int agent_emit_alert(struct agent *a, json_t *alert)
 	alert_new_id(id);
 	json_object_set_new(alert, "id", json_string(id));
 	jsonx_set_str(alert, "host", a->host);
+	if (!json_object_get(alert, "process"))
+		json_object_set_new(alert, "process", json_null());
+	if (!json_object_get(alert, "container"))
+		json_object_set_new(alert, "container", json_null());
 	if (now <= a->loss_mark_until_ns) {
 		json_t *w = json_object();
 		set_time(w, "from", a->loss_window_from_ns);
