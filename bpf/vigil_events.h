@@ -197,4 +197,112 @@ struct vigil_cfg {
 	__u32 file_enabled;
 };
 
+/*
+ * JIT port access (bpf/jit.bpf.c).  Its maps are pinned under the policy's
+ * jit.pin_dir (default VIGIL_PIN_DIR "/jit") so that enforcement outlives the
+ * daemon; userspace and BPF share these layouts.  The JIT ringbuf carries only
+ * struct vigil_jit_drop, whose first 16 bytes have the layout of vigil_hdr's
+ * (type, size, flags, ts_ns); its type values are the JIT's own.
+ */
+#define VIGIL_JIT_MAX_GRANTS  4096
+#define VIGIL_JIT_MAX_PORTS   64
+#define VIGIL_JIT_MAX_SOURCES 16384   /* per-source drop counters (LRU) */
+#define VIGIL_JIT_MAX_EXT     8       /* IPv6 extension headers walked at most */
+
+enum vigil_jit_mode { VIGIL_JIT_OFF = 0, VIGIL_JIT_AUDIT = 1, VIGIL_JIT_ENFORCE = 2 };
+
+/* vigil_jit_cfg array map, one entry. */
+struct vigil_jit_cfg {
+	__u32 mode;                 /* enum vigil_jit_mode */
+	__u32 strict;               /* 1 = judge every packet, not only new connections */
+	__u32 nports;               /* entries in vigil_jit_ports; 0 = nothing to judge */
+	__u32 bf_threshold;         /* drops from one source in bf_window_ns that raise a brute-force record */
+	__u64 bf_window_ns;
+	__u64 sample_ns;            /* at most one sampled drop record per source per sample_ns */
+};
+
+/* vigil_jit_ports hash map key (value: __u32, unused). */
+struct vigil_jit_port {
+	__u8  proto;                /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8  _pad;
+	__u16 port;                 /* host order */
+};
+
+/* vigil_jit_grant LPM trie key.  prefixlen counts bits from proto on:
+ * VIGIL_JIT_KEY_FIXED_BITS for proto, pad and port, then the address prefix
+ * over the 128-bit form (IPv4 as IPv4-mapped IPv6, ::ffff:a.b.c.d). */
+struct vigil_jit_key {
+	__u32 prefixlen;
+	__u8  proto;
+	__u8  _pad;
+	__u16 port;                 /* host order */
+	__u8  addr[16];
+};
+#define VIGIL_JIT_KEY_FIXED_BITS 32
+_Static_assert(sizeof(struct vigil_jit_key) == 24, "vigil_jit_key size");
+
+struct vigil_jit_grant {
+	__u64 deadline_ns;          /* CLOCK_BOOTTIME (bpf_ktime_get_boot_ns); live while now < deadline */
+	__u64 grant_id;
+};
+
+/* vigil_jit_src LRU hash: drop counters per source and destination port. */
+struct vigil_jit_src_key {
+	__u8  addr[16];             /* IPv4-mapped for IPv4 */
+	__u16 port;                 /* host order; 0 when the packet could not be parsed that far */
+	__u8  proto;
+	__u8  _pad;
+};
+struct vigil_jit_src {
+	__u64 drops;                /* since the entry was created */
+	__u64 first_ns, last_ns;    /* boot ns */
+	__u64 last_event_ns;        /* last sampled record */
+	__u64 win_start_ns;         /* brute-force window */
+	__u64 win_drops;
+};
+
+/* Why a packet was judged bad (append-only). */
+enum vigil_jit_reason {
+	VIGIL_JIT_R_NO_GRANT    = 1,  /* protected port, no live grant for the source */
+	VIGIL_JIT_R_TRUNCATED   = 2,  /* header cut short */
+	VIGIL_JIT_R_VLAN_DEPTH  = 3,  /* more VLAN tags than parsed */
+	VIGIL_JIT_R_EXT_CHAIN   = 4,  /* IPv6 extension header chain too long */
+	VIGIL_JIT_R_SHORT_FRAG  = 5,  /* first fragment too short for the L4 header */
+	VIGIL_JIT_R_BAD_FRAG    = 6,  /* IPv4 TCP fragment at offset 8 (RFC 1858) */
+	VIGIL_JIT_R_BAD_HDR     = 7,  /* bad IP version or header length */
+};
+
+/* Statistics (per-CPU array vigil_jit_stat, index = enum). */
+enum vigil_jit_stat {
+	VIGIL_JIT_ST_JUDGED = 0,      /* packets to a protected port */
+	VIGIL_JIT_ST_GRANTED,         /* passed: live grant */
+	VIGIL_JIT_ST_ESTABLISHED,     /* passed: TCP segment of an existing connection (not strict) */
+	VIGIL_JIT_ST_DROPPED,
+	VIGIL_JIT_ST_AUDITED,         /* would have been dropped (audit mode) */
+	VIGIL_JIT_ST_MALFORMED,       /* judged bad by the parser (also counted as dropped/audited) */
+	VIGIL_JIT_ST_EV_LOST,         /* ringbuf full */
+	VIGIL_JIT_ST_MAX,
+};
+
+#define VIGIL_JIT_REC_DROP      0x4a01   /* type of struct vigil_jit_drop */
+#define VIGIL_JIT_F_AUDIT       (1u << 0) /* audit mode: the packet passed */
+#define VIGIL_JIT_F_BRUTE       (1u << 1) /* this drop reached bf_threshold in the window */
+#define VIGIL_JIT_F_V6          (1u << 2) /* arrived as IPv6 (else IPv4) */
+
+struct vigil_jit_drop {
+	__u16 type;                 /* VIGIL_JIT_REC_DROP */
+	__u16 size;
+	__u32 flags;                /* VIGIL_JIT_F_* */
+	__u64 ts_ns;                /* boot ns */
+	__u32 ifindex;
+	__u16 port;                 /* host order */
+	__u8  proto;
+	__u8  reason;               /* enum vigil_jit_reason */
+	__u8  addr[16];
+	__u64 drops;                /* from this source to this port so far */
+	__u64 win_drops;            /* in the current brute-force window */
+	__u64 win_start_ns;
+};
+_Static_assert(sizeof(struct vigil_jit_drop) == 64, "vigil_jit_drop size");
+
 #endif /* VIGIL_EVENTS_H */

@@ -26,10 +26,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFLNK  0120000
 #define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
 
-/* Each object has its own ringbuf; userspace polls them all with one epoll. */
+/* One ringbuf shared by every sensor object (userspace reuses the first one's fd). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	__uint(max_entries, 4 << 20);
 } vigil_events SEC(".maps");
 
 /* Loss counters, index = type * VIGIL_LOSS_CAUSE_MAX + cause. */

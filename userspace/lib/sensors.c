@@ -26,6 +26,7 @@ struct sensors {
 	struct file_bpf *file;
 	struct net_bpf *net;
 	struct ring_buffer *rb;
+	int rb_fd;                 /* the shared ringbuf, -1 until the first sensor loads */
 	sensors_event_fn fn;
 	void *ctx;
 };
@@ -51,8 +52,20 @@ static int set_cfg(struct bpf_map *map, const struct sensors_opts *o)
 	return bpf_map_update_elem(bpf_map__fd(map), &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
+/* Every sensor writes into the first sensor's ringbuf: one buffer to size, poll and
+ * account (a ringbuf's pages are mapped twice into vigild, so each one costs 2x its size in RSS). */
+static int share_rb(struct sensors *s, struct bpf_map *map)
+{
+	if (s->rb_fd < 0)
+		return 0;
+	return bpf_map__reuse_fd(map, s->rb_fd);
+}
+
 static int add_rb(struct sensors *s, struct bpf_map *map)
 {
+	if (s->rb_fd >= 0)
+		return 0;   /* shared: already polled */
+	s->rb_fd = bpf_map__fd(map);
 	if (!s->rb) {
 		s->rb = ring_buffer__new(bpf_map__fd(map), on_record, s, NULL);
 		return s->rb ? 0 : -errno;
@@ -67,6 +80,8 @@ static int add_rb(struct sensors *s, struct bpf_map *map)
 		if (!(s)->field) {                                                      \
 			__r = -errno;                                                   \
 			snprintf(err, errlen, "cannot open the " #name " BPF object: %s", strerror(-__r)); \
+		} else if ((__r = share_rb(s, (s)->field->maps.vigil_events))) {        \
+			snprintf(err, errlen, "cannot share the ringbuf with the " #name " sensor: %s", strerror(-__r)); \
 		} else if ((__r = name##_bpf__load((s)->field))) {                      \
 			snprintf(err, errlen, "cannot load the " #name " BPF programs: %s", strerror(-__r)); \
 		} else if ((__r = set_cfg((s)->field->maps.vigil_cfg, o))) {            \
@@ -107,6 +122,7 @@ struct sensors *sensors_open(const struct sensors_opts *o, sensors_event_fn fn, 
 	}
 	s->fn = fn;
 	s->ctx = ctx;
+	s->rb_fd = -1;
 	libbpf_set_print(libbpf_log);
 	/* the process sensor always runs: the process table depends on it */
 	r = OPEN_SENSOR(s, proc, process, o, err, errlen);
