@@ -244,6 +244,8 @@ _Static_assert(sizeof(struct vigil_jit_key) == 24, "vigil_jit_key size");
 struct vigil_jit_grant {
 	__u64 deadline_ns;          /* CLOCK_BOOTTIME (bpf_ktime_get_boot_ns); live while now < deadline */
 	__u64 grant_id;
+	__u32 prefixlen;            /* the key's prefixlen: lets BPF look past an expired entry */
+	__u32 _pad;
 };
 
 /* vigil_jit_src LRU hash: drop counters per source and destination port. */
