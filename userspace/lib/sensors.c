@@ -94,19 +94,12 @@ static int add_rb(struct sensors *s, struct bpf_map *map)
 		__r;                                                                    \
 	})
 
-/* libbpf's own messages: warnings always (they explain a failed load), the rest with -vv. */
+/* libbpf's own messages (a failed load prints the whole verifier log): only with -v, the
+ * agent reports a failure in one line of its own. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && vlog_verbosity < VLOG_DEBUG))
+	if (vlog_verbosity < VLOG_DEBUG || (level == LIBBPF_DEBUG && vlog_verbosity < VLOG_DEBUG + 1))
 		return 0;
-	if (level == LIBBPF_WARN && vlog_verbosity < VLOG_DEBUG) {
-		/* the verifier log is long: keep its first and last lines only */
-		static int lines;
-		if (strstr(fmt, "BEGIN PROG LOAD LOG"))
-			lines = 0;
-		if (lines++ > 3 && !strstr(fmt, "END PROG LOAD LOG") && !strstr(fmt, "failed"))
-			return 0;
-	}
 	return vfprintf(stderr, fmt, ap);
 }
 
