@@ -51,7 +51,7 @@ ifneq ($(SCORED_SRCS),)
 BINS += $(OUT)/vigil-scored
 endif
 
-.PHONY: all run test unit-test system-test bench install uninstall vmlinux clean help deps
+.PHONY: all run test unit-test system-test bench bench-tools install uninstall vmlinux clean help deps
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 
 help:
@@ -112,8 +112,25 @@ unit-test: all
 system-test: all
 	@tests/run.sh --system
 
-bench: all
-	@tools/bench.sh
+bench: all bench-tools
+	@python3 tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(OUT)
+
+# Benchmark drivers (tools/bench): built by `make bench`.
+BENCH_BINS := $(OUT)/bench/tiny $(OUT)/bench/execloop $(OUT)/bench/openloop $(OUT)/bench/floor
+bench-tools: $(BENCH_BINS)
+$(OUT)/bench/tiny: tools/bench/tiny.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -static -o $@ $<
+$(OUT)/bench/execloop $(OUT)/bench/openloop: $(OUT)/bench/%: tools/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -o $@ $<
+$(OUT)/bench/floor.bpf.o: tools/bench/floor.bpf.c vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(OUT)/bench/floor.skel.h: $(OUT)/bench/floor.bpf.o
+	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+$(OUT)/bench/floor: tools/bench/floor.c $(OUT)/bench/floor.skel.h
+	$(CC) -O2 -Wall -I$(OUT)/bench -o $@ $< -lbpf -lelf -lz
