@@ -1,7 +1,7 @@
 """Process sensor and daemon basics: real execs, real cgroups, the real vigild."""
 import hashlib, json, os, shutil, signal, subprocess, time, uuid
 
-from vigiltest import (Daemon, check, helper, on_cleanup, policy, tmpdir, ROOT, VIGILD)
+from vigiltest import (Daemon, check, helper, on_cleanup, policy, tmpdir, ROOT, VIGILD, VIGIL as VIGIL_BIN)
 
 TRUE = os.path.realpath("/usr/bin/true")
 
@@ -316,3 +316,17 @@ def test_sighup_reload_keeps_old_policy_when_bad():
         _exec_ev(vd, m)
         with open(vd.policy_path, "w") as f:
             f.write(good)
+
+
+def test_control_socket_checks_peer_credentials():
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    with Daemon(policy(control={"group": None})) as vd:
+        os.chmod(vd.dir, 0o755)
+        os.chmod(vd.run_dir, 0o755)
+        os.chmod(vd.socket, 0o666)    # even with the file open to all, the daemon checks the peer
+        r = subprocess.run([VIGIL_BIN, "status", "--socket", vd.socket], capture_output=True, text=True,
+                           user=nobody.pw_uid, group=nobody.pw_gid, timeout=20)
+        check(r.returncode == 2 and "permission denied" in r.stderr, "non-root peer refused",
+              "exit 2, permission denied", (r.returncode, r.stderr))
+        check(vd.vigil("status").returncode == 0, "root accepted")

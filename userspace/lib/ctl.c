@@ -167,10 +167,8 @@ static void serve(struct ctl_server *s, int cfd)
 		else
 			snprintf(peer.user, sizeof(peer.user), "%u", (unsigned)cr.uid);
 	}
-	if (!peer_allowed(s, &cr)) {
-		resp = ctl_error("permission denied: uid %u is not root or in the control group", (unsigned)cr.uid);
-		goto out;
-	}
+	/* read the request before any reply: closing with unread data would reset the
+	 * connection and the client would never see why it was refused */
 	for (;;) {
 		if (n + 4096 > cap) {
 			if (cap >= CTL_MAX_REQ) {
@@ -191,6 +189,10 @@ static void serve(struct ctl_server *s, int cfd)
 		n += r;
 		if (memchr(buf + n - r, '\n', r))
 			break;
+	}
+	if (!peer_allowed(s, &cr)) {
+		resp = ctl_error("permission denied: uid %u is not root or in the control group", (unsigned)cr.uid);
+		goto out;
 	}
 	if (!buf || !n) {
 		resp = ctl_error("empty request");
