@@ -159,7 +159,10 @@ static __always_inline int net_emit(int fd, __u32 op, long ret)
 		ev->af = AF_INET6;
 		if (addr6_is_v4mapped(da) || (addr6_is_any(da) && addr6_is_v4mapped(sa))) {
 			/* both ends of a mapped socket are mapped (or unspecified) */
-			ev->hdr.flags |= 0;
+			addr6_to_v4(sa);
+			addr6_to_v4(da);
+			ev->af = AF_INET;
+			ev->hdr.flags |= VIGIL_F_NET_MAPPED;
 		}
 	}
 	if (err) {
@@ -175,7 +178,7 @@ static __always_inline int net_emit(int fd, __u32 op, long ret)
 	ev->family = family;
 	ev->proto = proto;
 	ev->sport = num;
-	ev->dport = dport;
+	ev->dport = bpf_ntohs(dport);
 	ev->ret = (__s32)ret;
 	if (ret == -EINPROGRESS)
 		ev->hdr.flags |= VIGIL_F_NET_INPROGRESS;

@@ -49,10 +49,15 @@ def record(op, proto, family, local, remote=None, mapped=False, in_progress=None
 def wait_net(vd, op, match, pid=None, timeout=10):
     """First network record of op by pid (default: this process) whose "network" satisfies match."""
     pid = os.getpid() if pid is None else pid
-    return vd.wait_event(
-        lambda e: e["type"] == "network" and e["process"]["pid"] == pid
-        and e["network"]["op"] == op and match(e["network"]),
-        timeout, f"network {op} record of pid {pid}")
+    try:
+        return vd.wait_event(
+            lambda e: e["type"] == "network" and e["process"]["pid"] == pid
+            and e["network"]["op"] == op and match(e["network"]),
+            timeout, f"network {op} record of pid {pid}")
+    except AssertionError as e:
+        seen = [r["network"] for r in vd.events() if r["type"] == "network"
+                and r["network"].get("op") == op][-4:]
+        raise AssertionError(f"{e}; last {op} records seen: {seen}") from None
 
 
 def expect(vd, expected, match, pid=None):
