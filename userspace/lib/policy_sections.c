@@ -4,7 +4,9 @@
  */
 #include <stddef.h>
 #include "policy.h"
+#include "jit.h"
 
 const struct policy_section policy_sections[] = {
+	{ "jit", POLICY_JIT, jit_policy_parse, jit_policy_free },
 	{ NULL, 0, NULL, NULL },
 };

@@ -7,6 +7,7 @@
 int cmd_status(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_jit(int argc, char **argv);
 
 /* Control socket path: --socket, $VIGIL_SOCKET, /run/vigil/vigild.sock, ./var/run/vigild.sock
  * (the first that exists).  Returns a static string. */

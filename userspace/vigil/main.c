@@ -18,6 +18,7 @@ static const struct {
 	{ "status", cmd_status, "capabilities, attached programs, events/s, losses, memory" },
 	{ "tail", cmd_tail, "show and follow the alert log" },
 	{ "policy", cmd_policy, "check a policy file" },
+	{ "jit", cmd_jit, "just-in-time port access: request, list, revoke, history, status, disable" },
 };
 
 static void usage(FILE *f)
