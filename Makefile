@@ -8,7 +8,8 @@
 CC       ?= cc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
-PKGS     := libbpf libelf zlib jansson libcrypto
+PKGS     := libbpf libelf zlib jansson libcrypto libcurl sqlite3
+SCORED_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 SAN      ?=
 OUT      := build
 PREFIX   ?= /usr/local
@@ -19,10 +20,12 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
             -D_GNU_SOURCE -Ibpf -Iuserspace/lib -I$(OUT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ljansson -lcrypto) -lpthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -ljansson -lcrypto -lcurl -lsqlite3) -lpthread
+LDLIBS   += $(SCORED_LIBS)
 ifneq ($(SAN),)
-CFLAGS   += -fsanitize=$(SAN) -fno-omit-frame-pointer
-LDFLAGS  += -fsanitize=$(SAN)
+# no recovery: a sanitizer report fails the test that triggered it
+CFLAGS   += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SAN) -fno-sanitize-recover=all
 endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__VIGIL_BPF__ -Ivmlinux -Ibpf -Wall -Wno-unused-function
@@ -51,6 +54,7 @@ ifneq ($(SCORED_SRCS),)
 BINS += $(OUT)/vigil-scored
 endif
 
+.SECONDARY:
 .PHONY: all run test unit-test system-test bench bench-tools install uninstall vmlinux clean help deps
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 
@@ -104,19 +108,31 @@ run:
 
 # Command two: the whole suite.
 test: all
-	@tests/run.sh $(TESTS)
+	@VIGIL_BUILD=$(OUT) tests/run.sh $(TESTS)
 
 unit-test: all
-	@tests/run.sh --unit
+	@VIGIL_BUILD=$(OUT) tests/run.sh --unit
 
 system-test: all
-	@tests/run.sh --system
+	@VIGIL_BUILD=$(OUT) tests/run.sh --system
 
 bench: all bench-tools
 	@python3 tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(OUT)
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c): `make fuzz` builds them with clang, ASan and UBSan
+# in build-fuzz (the main build is untouched); tests/fuzz/run.sh builds and runs them.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_OUT  ?= build-fuzz
+.PHONY: fuzz fuzz-bins
+fuzz:
+	@$(MAKE) --no-print-directory OUT=$(FUZZ_OUT) CC=$(CLANG) SAN=fuzzer-no-link,address,undefined fuzz-bins
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBVIGIL) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBVIGIL) $(LDLIBS)
 
 # Benchmark drivers (tools/bench): built by `make bench`.
 BENCH_BINS := $(OUT)/bench/tiny $(OUT)/bench/execloop $(OUT)/bench/openloop $(OUT)/bench/floor
@@ -134,3 +150,59 @@ $(OUT)/bench/floor.skel.h: $(OUT)/bench/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
 $(OUT)/bench/floor: tools/bench/floor.c $(OUT)/bench/floor.skel.h
 	$(CC) -O2 -Wall -I$(OUT)/bench -o $@ $< -lbpf -lelf -lz
+
+# ---- install / uninstall (deploy/README.md) ----
+# PREFIX (default /usr/local) and DESTDIR are honoured.  Units go to $(UNITDIR), which
+# systemd searches for local installs (/usr/local/lib/systemd/system).  Configuration,
+# state and logs live at their fixed paths (paths.h) below DESTDIR.
+BINDIR   ?= $(PREFIX)/bin
+SBINDIR  ?= $(PREFIX)/sbin
+DOCDIR   ?= $(PREFIX)/share/doc/vigil
+DATADIR  ?= $(PREFIX)/share/vigil
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+BPF_PIN_DIR ?= $(DESTDIR)/sys/fs/bpf/vigil
+INSTALL_DAEMONS := vigild $(if $(SCORED_SRCS),vigil-scored)
+INSTALL_UNITS   := $(patsubst %,%.service,$(INSTALL_DAEMONS))
+SYSTEMCTL := $(if $(DESTDIR),,$(shell command -v systemctl 2>/dev/null))
+
+install: $(BINS)
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(OUT)/vigil $(DESTDIR)$(BINDIR)/vigil
+	for d in $(INSTALL_DAEMONS); do install -m 0755 $(OUT)/$$d $(DESTDIR)$(SBINDIR)/$$d || exit 1; done
+	for b in vigil $(INSTALL_DAEMONS); do $(OUT)/$$b --help > $(DESTDIR)$(DOCDIR)/$$b.txt || exit 1; done
+	install -m 0644 policies/default.json policies/*.schema.json $(DESTDIR)$(DATADIR)/
+	install -m 0644 policies/examples/*.json $(DESTDIR)$(DATADIR)/examples/
+	for u in $(INSTALL_UNITS); do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+			deploy/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/vigil
+	@# the policy: never overwrite one the operator changed; ship the new one beside it
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json ]; then \
+		install -m 0644 policies/default.json $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json; \
+		echo "installed $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json"; \
+	elif ! cmp -s policies/default.json $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json; then \
+		install -m 0644 policies/default.json $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json.dist; \
+		echo "kept the changed $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json; the shipped one is policy.json.dist"; \
+	fi
+	install -d -m 0750 $(DESTDIR)/var/lib/vigil $(DESTDIR)/var/log/vigil
+	$(if $(SYSTEMCTL),$(SYSTEMCTL) daemon-reload,@true)
+	@echo "installed; start with: systemctl enable --now vigild"
+
+uninstall:
+	$(if $(SYSTEMCTL),-$(SYSTEMCTL) disable --now $(INSTALL_UNITS) 2>/dev/null,@true)
+	rm -f $(DESTDIR)$(BINDIR)/vigil $(DESTDIR)$(SBINDIR)/vigild $(DESTDIR)$(SBINDIR)/vigil-scored
+	rm -f $(DESTDIR)$(UNITDIR)/vigild.service $(DESTDIR)$(UNITDIR)/vigil-scored.service
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json.dist
+	@# the policy goes only when it is the shipped one; state and logs only when empty
+	@if cmp -s policies/default.json $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json ]; then \
+		echo "kept the changed $(DESTDIR)$(SYSCONFDIR)/vigil/policy.json"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/vigil $(DESTDIR)/var/lib/vigil $(DESTDIR)/var/log/vigil 2>/dev/null
+	@# unpinning detaches what a stopped vigild left attached (JIT port filters, pinned maps)
+	rm -rf $(BPF_PIN_DIR)
+	$(if $(SYSTEMCTL),$(SYSTEMCTL) daemon-reload,@true)

@@ -8,7 +8,8 @@
  * bpf_ktime_get_boot_ns(): a grant expires on time with or without vigild.
  *
  * Parsing cannot be bypassed: up to two VLAN tags (802.1Q / 802.1ad; a third
- * is dropped), IPv4 options (IHL), IPv4 fragments (a non-first fragment
+ * is dropped; at TC ingress the kernel has already moved the outer tag into
+ * the skb's metadata, so it counts as one of the two), IPv4 options (IHL), IPv4 fragments (a non-first fragment
  * carries no ports and cannot be delivered without its first fragment; a
  * first fragment is judged on its ports and dropped when too short to hold
  * them; TCP at fragment offset 8 is dropped, RFC 1858), IPv6 extension
@@ -248,7 +249,8 @@ truncated:
 	return P_BAD;
 }
 
-static __always_inline int parse(void *ctx, int xdp, struct pkt *p)
+/* tags: VLAN tags already taken out of the frame (TC: the skb's offloaded tag) */
+static __always_inline int parse(void *ctx, int xdp, struct pkt *p, int tags)
 {
 	__u8 eth[ETH_HLEN];
 	__u16 proto;
@@ -259,7 +261,7 @@ static __always_inline int parse(void *ctx, int xdp, struct pkt *p)
 	proto = ((__u16)eth[12] << 8) | eth[13];
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
-		if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
+		if (i + tags < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD)) {
 			__u8 vh[4];
 
 			if (load(ctx, xdp, off, vh, 4)) {
@@ -373,7 +375,7 @@ static __always_inline int granted(struct pkt *p)
 	return 0;
 }
 
-static __always_inline int decide(void *ctx, int xdp, __u32 ifindex)
+static __always_inline int decide(void *ctx, int xdp, __u32 ifindex, int tags)
 {
 	__u32 zero = 0;
 	struct vigil_jit_cfg *cfg = bpf_map_lookup_elem(&vigil_jit_cfg, &zero);
@@ -384,7 +386,7 @@ static __always_inline int decide(void *ctx, int xdp, __u32 ifindex)
 	if (!cfg || cfg->mode == VIGIL_JIT_OFF || !cfg->nports)
 		return V_PASS;
 	p.ifindex = ifindex;
-	r = parse(ctx, xdp, &p);
+	r = parse(ctx, xdp, &p, tags);
 	if (r == P_PASS)
 		return V_PASS;
 	if (r == P_BAD) {
@@ -419,11 +421,12 @@ static __always_inline int decide(void *ctx, int xdp, __u32 ifindex)
 SEC("xdp")
 int vigil_jit_xdp(struct xdp_md *ctx)
 {
-	return decide(ctx, 1, ctx->ingress_ifindex) == V_DROP ? XDP_DROP : XDP_PASS;
+	return decide(ctx, 1, ctx->ingress_ifindex, 0) == V_DROP ? XDP_DROP : XDP_PASS;
 }
 
 SEC("tc")
 int vigil_jit_tc(struct __sk_buff *skb)
 {
-	return decide(skb, 0, skb->ingress_ifindex) == V_DROP ? TCX_DROP : TCX_PASS;
+	/* the receive path strips the outer tag before TC ingress (skb_vlan_untag) */
+	return decide(skb, 0, skb->ingress_ifindex, skb->vlan_present ? 1 : 0) == V_DROP ? TCX_DROP : TCX_PASS;
 }

@@ -120,8 +120,8 @@ enum vigil_file_op {
 	VIGIL_FOP_TRUNCATE   = 9,
 	VIGIL_FOP_MMAP_WRITE = 10,  /* writable shared mapping of a file */
 	VIGIL_FOP_MKDIR      = 11,
-	VIGIL_FOP_SETXATTR   = 12,
-	VIGIL_FOP_REMOVEXATTR = 13,
+	VIGIL_FOP_SETXATTR   = 12,  /* path2 = attribute name (e.g. security.capability) */
+	VIGIL_FOP_REMOVEXATTR = 13, /* path2 = attribute name */
 	VIGIL_FOP_MAX,
 };
 
@@ -306,5 +306,53 @@ struct vigil_jit_drop {
 	__u64 win_start_ns;
 };
 _Static_assert(sizeof(struct vigil_jit_drop) == 64, "vigil_jit_drop size");
+
+/*
+ * Detections sensor (bpf/detect.bpf.c): the extra behaviours detection rules
+ * need that the process, file and network sensors do not report.  Its own
+ * ringbuf carries only struct vigil_det; hdr.type is VIGIL_DET_REC_BASE + kind.
+ */
+enum vigil_det_kind {
+	VIGIL_DET_PTRACE     = 1,   /* a[0] request, a[1] target pid (caller's pid ns) */
+	VIGIL_DET_MODULE     = 2,   /* a[0] 0 init_module / 1 finit_module, a[1] fd, a[2] flags; path = fd's file */
+	VIGIL_DET_SETNS      = 3,   /* a[0] fd, a[1] nstype; ns_before / ns after the call */
+	VIGIL_DET_UNSHARE    = 4,   /* a[0] flags */
+	VIGIL_DET_SIGNAL     = 5,   /* a[0] signal, a[1] target pid, a[2] 0 kill/1 tkill/2 tgkill, a[3] tid */
+	VIGIL_DET_FILE_READ  = 6,   /* a[0] kernel dev_t, a[1] inode, a[2] open flags; path */
+	VIGIL_DET_EXEC_STDIO = 7,   /* fdtype[0..2], family/raddr/rport of the first inet socket */
+	VIGIL_DET_KIND_MAX,
+};
+#define VIGIL_DET_REC_BASE 0x4400
+
+/* Namespace slots in vigil_det.ns / ns_before. */
+enum vigil_det_ns { VIGIL_NS_MNT, VIGIL_NS_PID, VIGIL_NS_NET, VIGIL_NS_UTS, VIGIL_NS_IPC,
+		    VIGIL_NS_CGROUP, VIGIL_NS_USER, VIGIL_NS_MAX };
+
+/* What an fd refers to (exec_stdio). */
+enum vigil_det_fd { VIGIL_FD_NONE = 0, VIGIL_FD_FILE, VIGIL_FD_PIPE, VIGIL_FD_CHR,
+		    VIGIL_FD_INET, VIGIL_FD_UNIX, VIGIL_FD_SOCKET, VIGIL_FD_OTHER };
+
+struct vigil_det {
+	struct vigil_hdr hdr;
+	__u32 kind;          /* enum vigil_det_kind */
+	__s32 ret;           /* syscall return value; 0 for exec_stdio */
+	__u64 a[4];          /* per kind, see enum vigil_det_kind */
+	__u32 ns_before[VIGIL_NS_MAX];
+	__u32 ns[VIGIL_NS_MAX];
+	__u8  fdtype[4];     /* enum vigil_det_fd of fds 0, 1, 2 */
+	__u16 family;        /* AF_INET/AF_INET6 of the first inet socket on 0..2, else 0 */
+	__u16 rport;         /* its remote port, host order */
+	__u8  raddr[16];     /* its remote address (IPv4 in the first 4 bytes) */
+	__u16 path_len;      /* bytes of path incl. NUL, 0 if none */
+	__u16 _pad[3];
+	char  data[];        /* path */
+};
+_Static_assert(sizeof(struct vigil_det) == 64 + 128, "vigil_det size");
+
+/* detect.bpf.c configuration (array map vigil_det_cfg, one entry). */
+struct vigil_det_cfg {
+	__u32 self_tgid;     /* vigild: its own actions are never reported */
+	__u32 _pad;
+};
 
 #endif /* VIGIL_EVENTS_H */

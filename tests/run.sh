@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 mode=all
 case "${1:-}" in --unit) mode=unit; shift;; --system) mode=system; shift;; esac
 filter="${1:-}"
+build="${VIGIL_BUILD:-build}"   # the Makefile passes its OUT (e.g. build-san for sanitizer builds)
 passed=0; failed=0
 out=$(mktemp); trap 'rm -f "$out"' EXIT
 
 if [ "$mode" != system ]; then
-  for t in build/tests/test_*; do
+  for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue

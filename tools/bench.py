@@ -205,13 +205,18 @@ def b1(args):
          "PASS" if ratio <= 1.05 else "MISS",
          {"p50": {k: med(v, "us_p50") for k, v in res.items()},
           "p99": {k: med(v, "us_p99") for k, v in res.items()}})
-    aac = os.path.join(ROOT, "tools", "bench_aac.py")
+    aac = os.path.join(ROOT, "tools", "bench_exec.py")
     if os.path.exists(aac):
-        r = sh([sys.executable, aac, "--rounds", str(args.rounds), "--n", n], timeout=3600)
+        out = os.path.join(B, "bench", "b1_exec.json")
+        r = sh([sys.executable, aac, "--rounds", str(args.rounds), "--n", n, "--json", out], timeout=3600)
         print(r.stdout.rstrip())
+        if r.returncode != 0:
+            print(r.stderr.rstrip()[-2000:])
+            failures.append("B1-aac")
         try:
-            results["benchmarks"]["B1-aac"] = json.loads(r.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+            with open(out) as f:
+                results["benchmarks"]["B1-aac"] = json.load(f)
+        except (OSError, ValueError):
             failures.append("B1-aac driver output")
     else:
         line("B1", "exec cost: AAC audit/enforce", None, None, None, None, "<= 1.05 / <= 1.15", "n/a")
@@ -339,13 +344,13 @@ def b9(args):
              "PASS" if max(peaks) <= 32 * 1024 else "MISS")
 
 
-def feature(bid, script, args):
+def feature(bid, script, args, quick_args=("--quick",)):
     p = os.path.join(ROOT, "tools", script)
     if not os.path.exists(p):
         line(bid, script, None, None, None, None, "-", "n/a (driver missing)")
         return
     cmd = [sys.executable, p] if p.endswith(".py") else ["bash", p]
-    r = sh(cmd + (["--quick"] if args.quick else []), timeout=3600)
+    r = sh(cmd + (list(quick_args) if args.quick else []), timeout=3600)
     print(r.stdout.rstrip())
     if r.returncode != 0:
         print(r.stderr.rstrip()[-2000:])
@@ -377,7 +382,7 @@ def main():
              ("B6", lambda a: None),   # B5 and B6 come from the same JIT driver
              ("B7", lambda a: feature("B7", "bench_fim.py", a)),
              ("B8", lambda a: None),   # B7 and B8 come from the same FIM driver
-             ("B9", b9), ("B10", lambda a: feature("B10", "bench_scored.py", a))]
+             ("B9", b9), ("B10", lambda a: feature("B10", "bench_scored.py", a, ("--hosts", "200", "--alerts", "5000")))]
     for bid, fn in table:
         if only and bid not in only:
             continue

@@ -6,8 +6,8 @@ PKGS=(
   build-essential make pkg-config clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev libjansson-dev libssl-dev
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev sqlite3
-  libcmocka-dev
-  python3 python3-jsonschema iproute2 procps util-linux attr acl kmod
+  libcmocka-dev libclang-rt-14-dev
+  python3 python3-jsonschema python3-yaml iproute2 procps util-linux attr acl kmod
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -366,3 +366,166 @@ def test_jit_malformed_packets_never_reach_the_port():
         check(craft(net, c) == "SYNACK", f"{c} with a grant", "SYNACK", "NONE")
     check(craft(net, "v6_longchain") == "NONE", "over-long extension chain dropped even with a grant", "NONE",
           "SYNACK")
+
+
+# ---------------------------------------------------------------- VLAN, TC, new interfaces
+
+# Tags outermost first, all with VLAN id 0 (802.1p priority tags): the kernel strips
+# such tags one after the other, whatever their number, and delivers the IP packet
+# beneath to the local socket even without 802.1Q support or VLAN interfaces (this
+# kernel has CONFIG_VLAN_8021Q off, and a tag with a non-zero id would be dropped by
+# the stack itself, proving nothing).  So without vigild every case gets a SYN-ACK,
+# and NONE with vigild is vigild's drop.
+VLAN_CASES = [("dot1q", "8100:0"), ("qinq", "88a8:0,8100:0"), ("three_tags", "88a8:0,8100:0,8100:0")]
+
+
+def craft_vlan(net, tags, src=None):
+    from vigiltest import helper
+    mac = json.loads(subprocess.run(["ip", "-n", net.a, "-j", "link", "show", net.va], capture_output=True,
+                                    text=True, check=True).stdout)[0]["address"]
+    r = subprocess.run(["ip", "netns", "exec", net.b, helper("jit_craft"), net.vb, mac, "v4_plain",
+                        src or net.ip_b, net.ip_a, str(PORT), tags], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0, f"jit_craft {tags} exit", 0, (r.returncode, r.stderr))
+    return r.stdout.strip()
+
+
+def jit_status(vd):
+    r = jit(vd, "status", "--json")
+    check(r.returncode == 0, "jit status exit", 0, (r.returncode, r.stderr))
+    return json.loads(r.stdout)["jit"]
+
+
+def vlan_drop_then_pass(hook):
+    net = Net()
+    net.start_server()
+    net.connect()                      # neighbour entries in both namespaces
+    base = {name: craft_vlan(net, tags) for name, tags in VLAN_CASES}
+    check(all(v == "SYNACK" for v in base.values()), "tagged SYNs reach the port without vigild (setup proof)",
+          "SYNACK for every stack", base)
+    vd = NsDaemon(net, net.jit_policy(hook=hook))
+    st = jit_status(vd)
+    want = ("tc",) if hook == "tc" else ("xdp_native", "xdp_generic")
+    check([i["name"] for i in st["interfaces"]] == [net.va] and st["interfaces"][0]["hook"] in want,
+          f"hook {hook} on the veth", (net.va, want), st["interfaces"])
+    for name, tags in VLAN_CASES:
+        check(craft_vlan(net, tags) == "NONE", f"{name} SYN without a grant ({hook})", "NONE", "SYNACK")
+    # the drop is the parser's judgement of the IP packet under the tags (its source and port)
+    vd.wait_alert(lambda a: a["rule"] == "jit_access_blocked" and a["network"]["source"] == net.ip_b
+                  and a["network"]["port"] == PORT, what=f"blocked alert naming {net.ip_b} port {PORT}")
+    m0 = jit_status(vd)["packets"]["malformed"]
+    request(vd, net.ip_b, "60s")
+    check(craft_vlan(net, VLAN_CASES[0][1]) == "SYNACK", f"802.1Q SYN with a grant ({hook})", "SYNACK", "NONE")
+    check(craft_vlan(net, VLAN_CASES[1][1]) == "SYNACK", f"QinQ SYN with a grant ({hook})", "SYNACK", "NONE")
+    check(craft_vlan(net, VLAN_CASES[2][1], net.ip_b) == "NONE", f"three tags dropped even with a grant ({hook})",
+          "NONE", "SYNACK")
+    m1 = jit_status(vd)["packets"]["malformed"]
+    check(m1 > m0, "third-tag drop counted as malformed", f"> {m0}", m1)
+    vd.wait_alert(lambda a: a["rule"] == "jit_malformed_packet" and a["network"]["reason"] == "too_many_vlan_tags",
+                  what="malformed-packet alert for the third tag")
+    check(craft_vlan(net, VLAN_CASES[1][1], net.ip_b2) == "NONE", f"QinQ SYN from a source without a grant ({hook})",
+          "NONE", "SYNACK")
+
+
+def test_jit_vlan_tagged_syn_xdp():
+    vlan_drop_then_pass("auto")
+
+
+def test_jit_vlan_tagged_syn_tc():
+    vlan_drop_then_pass("tc")
+
+
+def tc_filters(net):
+    return subprocess.run(["ip", "netns", "exec", net.a, "tc", "filter", "show", "dev", net.va, "ingress"],
+                          capture_output=True, text=True, timeout=10).stdout
+
+
+def test_jit_tc_hook_blocks_and_grants_like_xdp():
+    net = Net()
+    net.start_server()
+    net.connect()
+    net.connect(dst=net.ip6_a)
+    pol = net.jit_policy(hook="tc")
+    vd = NsDaemon(net, pol)
+    st = jit_status(vd)
+    check([(i["name"], i["hook"]) for i in st["interfaces"]] == [(net.va, "tc")], "TC hook chosen",
+          [(net.va, "tc")], st["interfaces"])
+    link = subprocess.run(["ip", "-n", net.a, "-d", "link", "show", net.va], capture_output=True, text=True).stdout
+    check("xdp" not in link, "no XDP program with hook tc", "no xdp", link)
+    flt = tc_filters(net)
+    check(flt.count("handle 0x7669 ") == 1, "one vigil TC filter (handle 0x7669) on ingress", 1, flt)
+    expect(net, "connect without a grant (tc)", "BLOCKED")
+    expect(net, "IPv6 connect without a grant (tc)", "BLOCKED", dst=net.ip6_a)
+    g = request(vd, net.ip_b, "60s")
+    expect(net, "granted source (tc)", "OPEN", src=net.ip_b)
+    expect(net, "other source of the same host (tc)", "BLOCKED", src=net.ip_b2)
+    for c in CRAFT_CASES:
+        want = "SYNACK" if c in ("v4_plain", "v4_opts", "v4_frag16") else "NONE"
+        check(craft(net, c) == want, f"crafted {c} from the granted IPv4 source (tc)", want,
+              "NONE" if want == "SYNACK" else "SYNACK")
+    # TC filters are not pinned: they must survive the daemon and be adopted, not doubled
+    vd.stop()
+    expect(net, "enforced while vigild is stopped (tc)", "BLOCKED", src=net.ip_b2)
+    expect(net, "grant open while vigild is stopped (tc)", "OPEN", src=net.ip_b)
+    os.unlink(vd.stderr_path)
+    vd.start()
+    st = jit_status(vd)
+    check([(i["hook"], i["adopted"]) for i in st["interfaces"]] == [("tc", True)], "TC filter adopted on restart",
+          [("tc", True)], st["interfaces"])
+    flt = tc_filters(net)
+    check(flt.count("handle 0x7669 ") == 1, "still one vigil TC filter after restart", 1, flt)
+    r = jit(vd, "revoke", g["id"])
+    check(r.returncode == 0, "revoke exit (tc)", 0, (r.returncode, r.stderr))
+    expect(net, "blocked after revoke (tc)", "BLOCKED", src=net.ip_b)
+    r = jit(vd, "disable")
+    check(r.returncode == 0, "jit disable exit (tc)", 0, (r.returncode, r.stderr))
+    flt = tc_filters(net)
+    check("handle 0x7669 " not in flt, "TC filter removed by disable", "no filter", flt)
+    expect(net, "open after disable (tc)", "OPEN")
+
+
+def test_jit_interface_added_after_start_is_enforced():
+    net = Net()
+    net.start_server()
+    k = net.ip_a.split(".")[1]
+    tag = net.va[3:]
+    va2, vb2 = f"vjx{tag}", f"vjy{tag}"
+    ip_a2, ip_b2 = f"10.{k}.50.1", f"10.{k}.50.2"
+    vd = NsDaemon(net, net.jit_policy(interfaces=[]))   # every non-loopback interface, present or future
+    st = jit_status(vd)
+    check([i["name"] for i in st["interfaces"]] == [net.va], "attached to the existing veth", [net.va],
+          st["interfaces"])
+    for cmd in (["ip", "link", "add", va2, "netns", net.a, "type", "veth", "peer", "name", vb2, "netns", net.b],
+                ["ip", "-n", net.a, "addr", "add", f"{ip_a2}/24", "dev", va2],
+                ["ip", "-n", net.b, "addr", "add", f"{ip_b2}/24", "dev", vb2],
+                ["ip", "-n", net.a, "link", "set", va2, "up"],
+                ["ip", "-n", net.b, "link", "set", vb2, "up"]):
+        subprocess.run(cmd, check=True, timeout=10)
+    deadline = time.time() + 5
+    while True:
+        st = jit_status(vd)
+        names = sorted(i["name"] for i in st["interfaces"])
+        if names == sorted([net.va, va2]) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    check(names == sorted([net.va, va2]), "new interface attached within 5 s", sorted([net.va, va2]),
+          (names, st.get("attach_error")))
+    new = [i for i in st["interfaces"] if i["name"] == va2][0]
+    check(new["hook"] in ("xdp_native", "xdp_generic") and not new["adopted"], "new interface hook",
+          "xdp, not adopted", new)
+    link = subprocess.run(["ip", "-n", net.a, "-d", "link", "show", va2], capture_output=True, text=True).stdout
+    check("prog/xdp" in link, "XDP program on the new interface (ip link)", "prog/xdp", link)
+    expect(net, "connect over the new interface without a grant", "BLOCKED", dst=ip_a2)
+    request(vd, ip_b2, "60s")
+    expect(net, "connect over the new interface with a grant", "OPEN", dst=ip_a2)
+    expect(net, "old interface still closed to its own address", "BLOCKED")
+    # the interface goes away: its entry goes with it, the rest stays enforced
+    subprocess.run(["ip", "-n", net.a, "link", "del", va2], check=True, timeout=10)
+    deadline = time.time() + 5
+    while time.time() < deadline and len(jit_status(vd)["interfaces"]) != 1:
+        time.sleep(0.1)
+    st = jit_status(vd)
+    check([i["name"] for i in st["interfaces"]] == [net.va], "removed interface dropped from status", [net.va],
+          st["interfaces"])
+    check(not os.path.exists(os.path.join(net.pin_dir, f"xdp_{va2}")), "pinned link of the removed interface gone",
+          False, True)
+    expect(net, "still enforced on the remaining veth", "BLOCKED")

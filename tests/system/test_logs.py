@@ -50,7 +50,7 @@ def test_rotation_under_load_with_external_rename_loses_nothing():
 
 
 def test_tail_follows_across_rotation():
-    pol = policy(output={"max_bytes": 32 * 1024, "keep": 20, "compress": False}, sensors={"file": False})
+    pol = policy(output={"max_bytes": 64 * 1024, "keep": 20, "compress": False}, sensors={"file": False})
     d = os.path.join("/var/tmp", "vigiltest-wwx-" + uuid.uuid4().hex[:6])
     os.makedirs(d)
     on_cleanup(lambda: subprocess.run(["rm", "-rf", d]))
@@ -73,11 +73,20 @@ def test_tail_follows_across_rotation():
         th = threading.Thread(target=reader, daemon=True)
         th.start()
         time.sleep(0.5)
-        n = 120   # each alert is ~1.5 kB: several rotations of a 32 kB file, about 1 s apart
+        n = 150   # each alert is ~1.5 kB: several rotations of a 64 kB file, seconds apart
         # (tail polls every 100 ms; like tail -F it follows rotations slower than its poll)
-        subprocess.run(["/bin/sh", "-c", f"for i in $(seq 1 {n}); do {exe} {tag}-$i; sleep 0.02; done"],
+        subprocess.run(["/bin/sh", "-c", f"for i in $(seq 1 {n}); do {exe} {tag}-$i; sleep 0.03; done"],
                        check=True)
-        deadline = time.time() + 20
+        # first the daemon must have written them all (that is the log's own guarantee) ...
+        def logged():
+            return {a["process"]["args"][-1] for a in _all_records(vd.log_dir, "alerts.jsonl")
+                    if a.get("process") and a["process"]["args"][-1].startswith(tag)}
+        deadline = time.time() + 60
+        while len(logged()) < n and time.time() < deadline:
+            time.sleep(0.2)
+        check(len(logged()) == n, "alerts in the log files", n, len(logged()))
+        # ... then tail -f must have shown exactly those
+        deadline = time.time() + 30
         while len(got) < n and time.time() < deadline:
             time.sleep(0.1)
         tail.terminate()

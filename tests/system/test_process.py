@@ -136,14 +136,17 @@ def test_process_that_exits_at_once_is_complete():
 
 
 def test_memfd_exec_is_marked():
+    # fileless: the content exists only while the process holds it, so this one lives a second
+    sh = os.path.realpath("/bin/sh")
     with Daemon() as vd:
         m = _marker()
-        subprocess.run([helper("proc_exec"), "memfd", TRUE, "memtrue", m], check=True, capture_output=True)
-        ev = _exec_ev(vd, m, argv0="memtrue")
+        subprocess.run([helper("proc_exec"), "memfd", sh, "memsh", "-c", "sleep 1", m], check=True,
+                       capture_output=True)
+        ev = _exec_ev(vd, m, argv0="memsh")
         pr = ev["process"]
         check(pr.get("exe_memfd") is True, "exe_memfd", True, pr.get("exe_memfd"))
         check(pr["exe"].startswith("/memfd:vigiltest"), "memfd exe path", "/memfd:vigiltest…", pr["exe"])
-        check(pr.get("sha256") == _sha(TRUE), "memfd content hash", _sha(TRUE), pr.get("sha256"))
+        check(pr.get("sha256") == _sha(sh), "memfd content hash", _sha(sh), pr.get("sha256"))
 
 
 def test_orphan_keeps_original_ancestry():
@@ -264,7 +267,8 @@ def test_sigint_detaches_everything_and_exits_0():
     check(any(p["attached"] for p in vd.status()["programs"]), "programs attached while running")
     rc = vd.stop(signal.SIGINT)
     check(rc == 0, "exit code after SIGINT", 0, rc)
-    check(_vigil_progs() == before, "programs after exit", before, _vigil_progs())
+    after = _vigil_progs()
+    check(set(after) <= set(before), "no program left behind", before, after)
 
 
 def _start_fail(args, pol_path=None):
@@ -296,7 +300,8 @@ def test_bad_input_exits_2_with_one_line_and_nothing_attached():
                            "--run-dir", vd.run_dir])
     check(rc == 2 and "another vigild is running" in err, "second vigild refused", "exit 2", (rc, err))
     vd.stop()
-    check(_vigil_progs() == before, "nothing left attached", before, _vigil_progs())
+    after = _vigil_progs()
+    check(set(after) <= set(before), "nothing left attached", before, after)
 
 
 def test_sighup_reload_keeps_old_policy_when_bad():

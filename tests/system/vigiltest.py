@@ -12,7 +12,7 @@ Usage:
 import copy, json, os, signal, shutil, subprocess, tempfile, time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.path.join(ROOT, "build")
+BUILD = os.path.join(ROOT, os.environ.get("VIGIL_BUILD", "build"))
 VIGILD = os.path.join(BUILD, "vigild")
 VIGIL = os.path.join(BUILD, "vigil")
 HELPERS = os.path.join(BUILD, "tests", "helpers")

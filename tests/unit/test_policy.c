@@ -193,7 +193,7 @@ static void test_all_fields(void **state)
 		" \"control\": {\"group\": \"vigil\"},\n"
 		" \"rules\": {\"exec_world_writable\": {\"enabled\": false, \"severity\": \"high\",\n"
 		"                                    \"dirs\": [\"/scratch\"]}},\n"
-		" \"fim\": {\"owned\": [\"by\", {\"the\": \"fim module\"}]},\n"
+		" \"fim\": {\"enabled\": false},\n"
 		" \"aac\": {}, \"jit\": {}, \"detections\": {}, \"forward\": {}}\n");
 
 	assert_string_equal(p->host_name, "web-01");
@@ -212,7 +212,7 @@ static void test_all_fields(void **state)
 	assert_false(p->rule_ww_enabled);
 	assert_int_equal(p->rule_ww_severity, VIGIL_SEV_HIGH);
 	assert_strv(&p->rule_ww_dirs, dirs, 1);
-	assert_true(json_is_array(json_object_get(json_object_get(p->doc, "fim"), "owned")));
+	assert_true(json_is_false(json_object_get(json_object_get(p->doc, "fim"), "enabled")));
 	policy_free(p);
 
 	p = load_ok("{\"version\": 1, \"output\": {\"max_bytes\": 0, \"keep\": 0},"

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,12 @@
 #include "ctl.h"
 #include "engine.h"
 #include "event.h"
+#include "detect.h"
+#include "fim.h"
 #include "hashcache.h"
+#include "hostroot.h"
 #include "jsonx.h"
+#include "k8s.h"
 #include "log.h"
 #include "paths.h"
 #include "proctab.h"
@@ -40,6 +45,7 @@
 struct agent {
 	struct agent_opts o;
 	char policy_path[PATH_MAX];
+	char proc_root[PATH_MAX];
 	struct vigil_policy *pol;
 	struct probe_result probe;
 	struct sensors *sens;
@@ -68,6 +74,7 @@ struct agent {
 
 	/* counters */
 	uint64_t records, malformed, alerts_written, events_written;
+	json_t *alert_counts;          /* {rule: {severity: written}} */
 	uint64_t sent_prev[VIGIL_EV_TYPE_MAX];
 	uint64_t rate_prev_ns;
 	double events_per_s;
@@ -112,6 +119,23 @@ static int write_event(struct agent *a, json_t *ev)
 	return r;
 }
 
+/* alert_counts[rule][severity]++ (rules come from code and policy: a bounded set) */
+static void count_alert(struct agent *a, const json_t *alert)
+{
+	const char *rule = json_string_value(json_object_get(alert, "rule"));
+	const char *sev = json_string_value(json_object_get(alert, "severity"));
+	json_t *r;
+
+	rule = rule ? rule : "unknown";
+	sev = sev ? sev : "unknown";
+	if (!a->alert_counts && !(a->alert_counts = json_object()))
+		return;
+	if (!(r = json_object_get(a->alert_counts, rule)) &&
+	    json_object_set_new(a->alert_counts, rule, r = json_object()))
+		return;
+	json_object_set_new(r, sev, json_integer(json_integer_value(json_object_get(r, sev)) + 1));
+}
+
 int agent_emit_alert(struct agent *a, json_t *alert)
 {
 	char id[33];
@@ -120,6 +144,8 @@ int agent_emit_alert(struct agent *a, json_t *alert)
 
 	if (json_is_null(json_object_get(alert, "time")) || !json_object_get(alert, "time"))
 		set_time(alert, "time", now);
+	if (k8s_engine_defer(agent_engine(a, "kubernetes"), alert))
+		return 0;    /* pod metadata pending: the engine emits it when known */
 	alert_new_id(id);
 	json_object_set_new(alert, "id", json_string(id));
 	jsonx_set_str(alert, "host", a->host);
@@ -136,8 +162,13 @@ int agent_emit_alert(struct agent *a, json_t *alert)
 	r = sink_write_json(a->alerts, alert);
 	if (r)
 		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->alerts), strerror(-r));
-	else
+	else {
 		a->alerts_written++;
+		count_alert(a, alert);
+	}
+	for (size_t i = 0; !r && i < a->neng; i++)
+		if (vigil_engines[i]->on_alert)
+			vigil_engines[i]->on_alert(a->eng[i], alert);
 	return r;
 }
 
@@ -153,6 +184,8 @@ void agent_add_actor(struct agent *a, json_t *o, struct proc *p, const struct vi
 		json_object_set_new(o, "process", pj);
 		json_object_set_new(o, "parents", proctab_ancestry(a->pt, p, 8));
 		c = proc_container_json(p);
+		if (c)
+			k8s_engine_enrich(agent_engine(a, "kubernetes"), c);
 		json_object_set_new(o, "container", c ? c : json_null());
 	} else {
 		json_object_set_new(o, "process", json_pack("{s:i}", "pid", h ? (json_int_t)h->tgid : 0));
@@ -267,15 +300,9 @@ static void hash_exe(struct agent *a, struct proc *p, const struct vigil_exec *e
 static int handle_exec(struct agent *a, const struct vigil_exec *ev, size_t len)
 {
 	const char *d = ev->data;
-	size_t off = sizeof(*ev);
 	struct proc *p;
 
-	if (len < sizeof(*ev))
-		return -EINVAL;
-	if (event_check_str(ev, len, off, ev->exe_len) ||
-	    (ev->argv_len && off + ev->exe_len + ev->argv_len > len) ||
-	    event_check_str(ev, len, off + ev->exe_len + ev->argv_len, ev->cwd_len) ||
-	    event_check_str(ev, len, off + ev->exe_len + ev->argv_len + ev->cwd_len, ev->script_len))
+	if (event_exec_check(ev, len))
 		return -EINVAL;
 
 	p = proctab_get(a->pt, ev->hdr.tgid, ev->hdr.start_ns);
@@ -536,8 +563,16 @@ static long rss_kb(void)
 
 static json_t *cmd_status(void *ctx, json_t *req, const struct ctl_peer *peer)
 {
-	struct agent *a = ctx;
-	json_t *o = ctl_ok();
+	json_t *o = ctl_ok(), *st = agent_status_json(ctx);
+
+	json_object_update(o, st);
+	json_decref(st);
+	return o;
+}
+
+json_t *agent_status_json(struct agent *a)
+{
+	json_t *o = json_object();
 	uint64_t loss[VIGIL_LOSS_SLOTS], sent[VIGIL_EV_TYPE_MAX];
 	char ts[48];
 
@@ -568,6 +603,7 @@ static json_t *cmd_status(void *ctx, json_t *req, const struct ctl_peer *peer)
 	json_object_set_new(o, "records", json_integer((json_int_t)a->records));
 	json_object_set_new(o, "malformed_records", json_integer((json_int_t)a->malformed));
 	json_object_set_new(o, "alerts_written", json_integer((json_int_t)a->alerts_written));
+	json_object_set_new(o, "alerts_by_rule", a->alert_counts ? json_deep_copy(a->alert_counts) : json_object());
 	json_object_set_new(o, "events_written", json_integer((json_int_t)a->events_written));
 	json_object_set_new(o, "log_write_failures",
 			    json_integer((json_int_t)(sink_failures(a->alerts) + sink_failures(a->events))));
@@ -648,6 +684,16 @@ const char *agent_log_dir(const struct agent *a)
 	return a->o.log_dir;
 }
 
+const char *agent_host_root(const struct agent *a)
+{
+	return a->o.host_root;
+}
+
+const char *agent_metrics_listen(const struct agent *a)
+{
+	return a->o.metrics_listen;
+}
+
 const char *agent_host(const struct agent *a)
 {
 	return a->host;
@@ -663,6 +709,30 @@ struct proctab *agent_proctab(struct agent *a)
 	return a->pt;
 }
 
+static int watch_list(struct agent *a, const struct vigil_policy *pol, struct policy_strv *sv);
+
+int agent_refresh_watch(struct agent *a)
+{
+	struct policy_strv watch;
+	int r;
+
+	if (!a->sens)
+		return 0;
+	r = watch_list(a, a->pol, &watch);
+	if (!r)
+		r = sensors_set_watch(a->sens, (const char *const *)watch.v, watch.n, false);
+	policy_strv_free(&watch);
+	return r;
+}
+
+void agent_loss(struct agent *a, uint64_t out[VIGIL_LOSS_SLOTS])
+{
+	if (a->sens)
+		sensors_loss(a->sens, out);
+	else
+		memset(out, 0, sizeof(uint64_t) * VIGIL_LOSS_SLOTS);
+}
+
 void *agent_engine(struct agent *a, const char *name)
 {
 	for (size_t i = 0; i < a->neng; i++)
@@ -673,19 +743,41 @@ void *agent_engine(struct agent *a, const char *name)
 
 /* ---------- lifecycle ---------- */
 
+/* The file sensor's roots: file.watch plus the FIM watch paths (sv: policy_strv_free). */
+static int watch_list(struct agent *a, const struct vigil_policy *pol, struct policy_strv *sv)
+{
+	*sv = (struct policy_strv){ 0 };
+	if (pol->file_watch.n && !(sv->v = calloc(pol->file_watch.n, sizeof(char *))))
+		return -ENOMEM;
+	for (; sv->n < pol->file_watch.n; sv->n++)
+		if (!(sv->v[sv->n] = strdup(pol->file_watch.v[sv->n])))
+			return -ENOMEM;
+	if (detect_watch_roots(pol, a ? agent_engine(a, "detections") : NULL, sv))
+		return -ENOMEM;
+	return fim_watch_roots(pol, a ? agent_engine(a, "fim") : NULL, sv);
+}
+
 static int open_sensors(struct agent *a, const struct vigil_policy *pol, struct sensors **out,
 			char *err, size_t errlen)
 {
+	struct policy_strv watch;
 	struct sensors_opts so = {
 		.exec = pol->sensor_exec,
 		.file = pol->sensor_file,
 		.net = pol->sensor_network,
 		.self_tgid = getpid(),
-		.watch = (const char *const *)pol->file_watch.v,
-		.nwatch = pol->file_watch.n,
 	};
 
+	if (watch_list(a, pol, &watch)) {
+		policy_strv_free(&watch);
+		snprintf(err, errlen, "out of memory");
+		*out = NULL;
+		return -ENOMEM;
+	}
+	so.watch = (const char *const *)watch.v;
+	so.nwatch = watch.n;
 	*out = sensors_open(&so, on_record, a, err, errlen);
+	policy_strv_free(&watch);
 	return *out ? 0 : -errno;
 }
 
@@ -714,7 +806,12 @@ static int apply_policy(struct agent *a, struct vigil_policy *np, char *err, siz
 		struct epoll_event ee = { .events = EPOLLIN, .data.u32 = 1 };
 		epoll_ctl(a->epfd, EPOLL_CTL_ADD, sensors_fd(a->sens), &ee);
 	} else if (a->sens) {
-		r = sensors_set_watch(a->sens, (const char *const *)np->file_watch.v, np->file_watch.n, false);
+		struct policy_strv watch;
+
+		r = watch_list(a, np, &watch);
+		if (!r)
+			r = sensors_set_watch(a->sens, (const char *const *)watch.v, watch.n, false);
+		policy_strv_free(&watch);
 		if (r) {
 			snprintf(err, errlen, "cannot update the watched paths: %s", strerror(-r));
 			policy_free(np);
@@ -780,8 +877,12 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	a->o = *o;
-	if (!a->o.proc_root)
-		a->o.proc_root = "/proc";
+	if (!a->o.host_root)
+		a->o.host_root = "/";
+	if (!a->o.proc_root) {
+		hostroot_join(a->proc_root, sizeof(a->proc_root), a->o.host_root, "/proc");
+		a->o.proc_root = a->proc_root;
+	}
 	a->lock_fd = a->epfd = a->sigfd = a->timerfd = -1;
 	a->start_wall_ns = util_now_ns();
 	err[0] = 0;
@@ -842,7 +943,12 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	a->cg = cgroups_new(a->probe.cgroup2[0] ? a->probe.cgroup2 : NULL);
+	{
+		char hcg[PATH_MAX];    /* in a pod, the host's cgroup tree rather than the pod's namespace */
+		bool below = !hostroot_is_host(a->o.host_root) &&
+			     !hostroot_cgroup2(a->o.host_root, hcg, sizeof(hcg));
+		a->cg = cgroups_new(below ? hcg : a->probe.cgroup2[0] ? a->probe.cgroup2 : NULL);
+	}
 	if (!a->cg)
 		vlog(VLOG_WARN, "no cgroup v2 mount: container ids will come from /proc only");
 	proctab_seed(a->pt, a->o.proc_root);
@@ -852,6 +958,15 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 	sensors_loss(a->sens, a->loss_seen);
 	a->loss_check_wall_ns = util_now_ns();
 
+	/* threads engines start inherit this: only the main loop takes these (signalfd) */
+	{
+		sigset_t m;
+		sigemptyset(&m);
+		sigaddset(&m, SIGINT);
+		sigaddset(&m, SIGTERM);
+		sigaddset(&m, SIGHUP);
+		sigprocmask(SIG_BLOCK, &m, NULL);
+	}
 	for (size_t i = 0; vigil_engines[i] && i < ARRAY_SIZE(a->eng); i++) {
 		a->eng[i] = vigil_engines[i]->create ? vigil_engines[i]->create(a, a->pol, err, errlen) : a;
 		if (!a->eng[i]) {
@@ -972,6 +1087,10 @@ int agent_run(struct agent *a)
 						vigil_engines[e]->tick(a->eng[e], util_boot_ns());
 				sink_check_external(a->alerts);
 				sink_check_external(a->events);
+				/* give back what start-up and bursts freed (baselines, seeding, floods):
+				 * glibc keeps freed heap otherwise, and RSS is what operators watch */
+				if (ticks == 25 || ticks % 300 == 0)
+					malloc_trim(0);
 				if (++ticks % 5 == 0) {
 					uint64_t sent[VIGIL_EV_TYPE_MAX], total = 0, now = util_now_ns();
 					sensors_sent(a->sens, sent);
@@ -997,8 +1116,9 @@ int agent_run(struct agent *a)
 			}
 		}
 	}
-	/* drain what the kernel already produced */
-	sensors_consume(a->sens);
+	/* drain what the kernel already produced (bounded: a flood may go on) */
+	for (int i = 0; i < 64 && sensors_consume(a->sens) >= 4096; i++)
+		;
 	check_loss(a);
 	return 0;
 }
@@ -1019,6 +1139,7 @@ void agent_free(struct agent *a)
 	hashcache_free(a->hc);
 	proctab_free(a->pt);
 	policy_free(a->pol);
+	json_decref(a->alert_counts);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	if (a->sigfd >= 0)

@@ -22,7 +22,9 @@ struct agent_opts {
 	const char *log_dir;
 	const char *state_dir;
 	const char *run_dir;
-	const char *proc_root;       /* "/proc" */
+	const char *proc_root;       /* NULL: <host_root>/proc */
+	const char *host_root;       /* where the host's / is: "/" (default) or e.g. "/host" in a pod */
+	const char *metrics_listen;  /* "HOST:PORT" serving Prometheus GET /metrics; NULL = off */
 };
 
 struct agent;
@@ -41,5 +43,10 @@ void agent_free(struct agent *a);
 int agent_handle_record(struct agent *a, const void *rec, size_t len);
 /* Writes an alert: fills time, id, host, loss-window marker; returns 0 or -errno. */
 int agent_emit_alert(struct agent *a, json_t *alert);
+/* What `vigil status` shows, as a new JSON object (engines' status under their names).
+ * The metrics endpoint renders the same object, so both always agree. */
+json_t *agent_status_json(struct agent *a);
+/* The host root ("/" on a host): engines read a host file H at hostroot_join(root, H). */
+const char *agent_host_root(const struct agent *a);
 
 #endif

@@ -17,6 +17,7 @@
 
 #define CG_MAX_ENTRIES 65536
 #define CG_MAX_DEPTH   16
+#define CG_RESCAN_NS   (100ull * 1000000ull)   /* a new container's cgroup is found within 100 ms */
 
 struct cgent {
 	uint64_t id;
@@ -27,7 +28,7 @@ struct cgroups {
 	char root[PATH_MAX];
 	struct cgent *e;
 	size_t n, cap;
-	time_t last_scan;
+	uint64_t last_scan;      /* CLOCK_MONOTONIC ns */
 };
 
 static bool is_cgroup2(const char *p)
@@ -87,11 +88,19 @@ static void walk(struct cgroups *c, const char *abs, const char *rel, int depth)
 	closedir(d);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 static void rescan(struct cgroups *c)
 {
 	clear(c);
 	walk(c, c->root, "", 0);
-	c->last_scan = time(NULL);
+	c->last_scan = mono_ns();
 }
 
 struct cgroups *cgroups_new(const char *root)
@@ -136,7 +145,7 @@ const char *cgroups_path(struct cgroups *c, uint64_t id)
 			if (c->e[i].id == id)
 				return c->e[i].path;
 		if (pass == 0) {
-			if (time(NULL) == c->last_scan)
+			if (mono_ns() - c->last_scan < CG_RESCAN_NS)
 				return NULL;
 			rescan(c);
 		}

@@ -41,6 +41,25 @@ static void parse_pod(const char *comp, size_t n, struct container_info *out)
 	out->pod_uid[36] = 0;
 }
 
+/* "<parent>:<prefix>:<id>" component; true when it named a container. */
+static bool parse_colon(const char *s, size_t n, struct container_info *out)
+{
+	static const struct { const char *prefix, *runtime; } rt[] = {
+		{ "cri-containerd", "containerd" }, { "crio", "cri-o" }, { "docker", "docker" },
+		{ "libpod", "podman" },
+	};
+	const char *a = memchr(s, ':', n), *b = a ? memchr(a + 1, ':', s + n - a - 1) : NULL;
+
+	if (!b || !is_hex64(b + 1, s + n - b - 1))
+		return false;
+	memcpy(out->id, b + 1, 64);
+	out->id[64] = 0;
+	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++)
+		if ((size_t)(b - a - 1) == strlen(rt[i].prefix) && !memcmp(a + 1, rt[i].prefix, b - a - 1))
+			snprintf(out->runtime, sizeof(out->runtime), "%s", rt[i].runtime);
+	return true;
+}
+
 bool container_from_cgroup(const char *path, struct container_info *out)
 {
 	static const struct { const char *prefix; const char *runtime; } pfx[] = {
@@ -66,14 +85,20 @@ bool container_from_cgroup(const char *path, struct container_info *out)
 			e = s + strlen(s);
 		size_t n = e - s;
 
-		if (n >= 8 && !memcmp(s, "kubepods", 8))
+		/* "kubepods...", and "kubelet-kubepods..." under kind's kubelet.slice */
+		if (memmem(s, n, "kubepods", 8))
 			kube = true;
-		if (n == 6 && !memcmp(s, "docker", 6))
+		if ((n == 6 && !memcmp(s, "docker", 6)) || (n == 3 && !memcmp(s, "ecs", 3)))
 			docker = true;
 		if (n >= 13 && !memcmp(s, "libpod_parent", 13))
 			podman = true;
+		const char *colon = memchr(s, ':', n);
 		if (kube)
-			parse_pod(s, n, out);
+			parse_pod(s, colon ? (size_t)(colon - s) : n, out);
+		/* "<slice>:<runtime>:<id>": the systemd cgroup driver's cgroupsPath notation, seen
+		 * as a literal directory when the runtime's own cgroup nests the pods (k3s) */
+		if (colon && parse_colon(s, n, out))
+			break;
 
 		/* conmon scopes hold the monitor, not the container */
 		if (!(n > 12 && !memcmp(s, "crio-conmon-", 12))) {

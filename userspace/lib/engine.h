@@ -42,6 +42,8 @@ struct engine {
 	json_t *(*status)(void *st);
 	/* Frees; st may be NULL. */
 	void (*destroy)(void *st);
+	/* Each alert after it was written to the alert log (the forwarder spools it). */
+	void (*on_alert)(void *st, const json_t *alert);
 };
 
 /* Registered engines (engines.c), NULL-terminated. */
@@ -56,6 +58,12 @@ const char *agent_log_dir(const struct agent *a);
 const char *agent_host(const struct agent *a);
 const struct probe_result *agent_probe(const struct agent *a);
 struct proctab *agent_proctab(struct agent *a);
+/* Recomputes the file sensor's watched roots (file.watch, FIM paths) and applies them. 0 or -errno. */
+int agent_refresh_watch(struct agent *a);
+/* Sums the sensors' loss counters (see sensors_loss); zeros when no sensors. */
+void agent_loss(struct agent *a, uint64_t out[VIGIL_LOSS_SLOTS]);
+/* agent_opts.metrics_listen ("HOST:PORT") or NULL when metrics are off. */
+const char *agent_metrics_listen(const struct agent *a);
 /* The engine state registered under name, or NULL (for engines that cooperate). */
 void *agent_engine(struct agent *a, const char *name);
 

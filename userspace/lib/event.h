@@ -24,6 +24,11 @@ int event_net_to_json(const struct vigil_net *ev, size_t len, json_t *obj);
 const char *event_file_op_name(unsigned op);
 const char *event_net_op_name(unsigned op);
 
+/* Checks an exec record (struct vigil_exec) of len bytes: the fixed part fits and exe,
+ * argv, cwd and script lie inside len in that order; exe, cwd and script end with a NUL
+ * inside their field (argv need not: it is NUL-separated and may be cut).  0 or -EINVAL. */
+int event_exec_check(const struct vigil_exec *ev, size_t len);
+
 /* Checks a variable-length field: off+n must be within len and, when n > 0,
  * base[off+n-1] must be NUL.  Returns 0 or -EINVAL. */
 int event_check_str(const void *base, size_t len, size_t off, size_t n);

@@ -25,6 +25,8 @@
 
 #include "policy.h"
 
+struct engine;
+
 /* Attributes a watch spec can count (bit mask). ACLs are the system.posix_acl_*
  * xattrs and file capabilities are security.capability: both under FIM_A_XATTRS. */
 enum {
@@ -65,13 +67,17 @@ struct fim_config {
 /* Policy section parser and destructor (registered in policy_sections.c). */
 int fim_policy_parse(const struct policy_ctx *c, const char *jpath, const json_t *v, void **out);
 void fim_config_free(void *cfg);
+/* Deep copy (fim_config_free); NULL on ENOMEM. */
+struct fim_config *fim_config_dup(const struct fim_config *src);
 /* The FIM config of pol (a disabled default when the section is absent). */
 const struct fim_config *fim_config_of(const struct vigil_policy *pol);
 
-/* Adds the directories the kernel file sensor must watch for FIM to sv (the spec
- * path, or for a glob the directory before its first wildcard), skipping those
- * already present.  0 or -ENOMEM. */
-int fim_watch_roots(const struct vigil_policy *pol, struct policy_strv *sv);
+/* Adds the roots the kernel file sensor must watch for FIM to sv (the spec path,
+ * or for a glob the directory before its first wildcard; with the running
+ * engine eng (may be NULL) also the watched files that have hard links, so
+ * writes through a name outside the tree are seen), skipping those already
+ * present.  0 or -ENOMEM. */
+int fim_watch_roots(const struct vigil_policy *pol, void *eng, struct policy_strv *sv);
 
 /* Index of the most specific spec covering path (longest spec path), or -1 when
  * no spec covers it or an exclusion matches. */
@@ -105,7 +111,11 @@ struct fim_db_meta {
 	uint64_t created_ns;      /* wall ns of the first baseline */
 	uint64_t updated_ns;      /* wall ns of the last change (accept, rebuild) */
 	uint64_t saved_ns;        /* wall ns when written (drift: the end of monitoring) */
+	char specs[16384];        /* watch spec paths the baseline covers, one per line ("" = unknown) */
 };
+
+/* Writes the spec paths of cfg, one per line, into buf (truncated at len). */
+void fim_spec_list(const struct fim_config *cfg, char *buf, size_t len);
 
 /* New empty database; NULL on ENOMEM. */
 struct fim_db *fim_db_new(void);
@@ -150,6 +160,11 @@ int fim_db_load(const char *path, const uint8_t key[32], struct fim_db **out);
  * hash) into e (e->path is set to a copy of path).  0, -ENOENT when it does not
  * exist, or -errno for lstat; an unreadable file gives 0 with e->err set. */
 int fim_entry_read(const char *path, bool hash, struct fim_entry *e);
+
+/* Same with a caller-owned I/O buffer and digest context (for worker threads). */
+struct evp_md_ctx_st;
+int fim_entry_read_buf(const char *path, bool hash, struct fim_entry *e,
+		       unsigned char *buf, size_t buflen, struct evp_md_ctx_st *ctx);
 
 /* Bits of attrs (FIM_A_*) on which a and b differ.  Directory sizes never count. */
 unsigned fim_entry_diff(const struct fim_entry *a, const struct fim_entry *b, unsigned attrs);
@@ -209,6 +224,11 @@ size_t fim_compare(const struct fim_config *cfg, struct fim_db *ref, struct fim_
 
 /* JSON object {attr: {"before": v, "after": v}} for the changed bits. New reference. */
 json_t *fim_changes_json(const struct fim_entry *before, const struct fim_entry *after, unsigned changed);
+
+/* The engine (registered in engines.c). */
+extern const struct engine fim_engine;
+/* Paths of watched files with more than one link (engine state eng), bounded. */
+size_t fim_engine_link_roots(void *eng, const char ***out);
 
 /* State file names in the state dir. */
 #define FIM_DB_NAME    "fim.db"

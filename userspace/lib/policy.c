@@ -393,6 +393,10 @@ static void put_err(const struct policy_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, c->errlen, fmt, ap);
 	va_end(ap);
+	/* keys and values from the document may hold control characters: one line, always */
+	for (char *p = c->err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 int policy_fail(const struct policy_ctx *c, const char *jpath, const char *fmt, ...)

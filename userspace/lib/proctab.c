@@ -194,8 +194,9 @@ static char *dup_or_null(const char *s, size_t len)
 
 struct proc *proctab_fork(struct proctab *t, uint32_t ptgid, uint64_t pstart, uint32_t ctgid, uint64_t cstart)
 {
-	struct proc *parent = proctab_lookup(t, ptgid);
+	/* the child first: making room for it (or replacing a reused pid) may free the parent */
 	struct proc *c = proctab_get(t, ctgid, cstart);
+	struct proc *parent = proctab_lookup(t, ptgid);
 
 	if (!c)
 		return NULL;
@@ -514,12 +515,13 @@ json_t *proctab_ancestry(struct proctab *t, const struct proc *p, int depth)
 
 	while (p && p->ppid && n < depth && n < 16) {
 		struct proc *pp = proctab_lookup(t, p->ppid);
-		json_t *o = json_object();
+		json_t *o;
 
 		for (int i = 0; i < n; i++)
 			if (seen[i] == p->ppid)
 				goto out;
 		seen[n++] = p->ppid;
+		o = json_object();
 		json_object_set_new(o, "pid", json_integer(p->ppid));
 		if (pp && pp->exe)
 			jsonx_set_bytes(o, "exe", pp->exe, pp->exe_len);

@@ -27,15 +27,24 @@ struct sensors {
 	struct net_bpf *net;
 	struct ring_buffer *rb;
 	int rb_fd;                 /* the shared ringbuf, -1 until the first sensor loads */
+	int batch;                 /* records handled in this sensors_consume() call */
 	sensors_event_fn fn;
 	void *ctx;
 };
+
+/* Records handled per sensors_consume() call: under a sustained flood the ringbuf never
+ * drains, and without a bound the agent would never get back to its timers, signals and
+ * control socket. */
+#define CONSUME_BATCH 4096
+#define BATCH_FULL    (-EAGAIN)
 
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct sensors *s = ctx;
 
-	return s->fn(s->ctx, data, size);
+	s->fn(s->ctx, data, size);
+	/* libbpf has already consumed this record when a callback stops the loop */
+	return ++s->batch >= CONSUME_BATCH ? BATCH_FULL : 0;
 }
 
 static int set_cfg(struct bpf_map *map, const struct sensors_opts *o)
@@ -143,9 +152,13 @@ int sensors_fd(struct sensors *s)
 
 int sensors_consume(struct sensors *s)
 {
-	int r = ring_buffer__consume(s->rb);
+	int r;
 
-	return r < 0 ? r : r;
+	s->batch = 0;
+	r = ring_buffer__consume(s->rb);
+	if (r == BATCH_FULL)
+		return s->batch;   /* more is pending: the fd stays readable */
+	return r < 0 ? r : s->batch;
 }
 
 /* Adds the nearest existing ancestor-or-self of path (and, for a non-directory, its parent,

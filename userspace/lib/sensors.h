@@ -31,7 +31,9 @@ struct sensors *sensors_open(const struct sensors_opts *o, sensors_event_fn fn, 
 			     char *err, size_t errlen);
 /* Epoll fd that becomes readable when any ringbuf has data. */
 int sensors_fd(struct sensors *s);
-/* Consumes every pending record (calls fn).  Returns records consumed or -errno. */
+/* Consumes pending records (calls fn), at most a batch of 4096 so the caller's loop keeps
+ * serving its other work under a flood; the fd stays readable while more is pending.
+ * Returns records consumed or -errno. */
 int sensors_consume(struct sensors *s);
 /* Replaces the file sensor's watched roots from prefixes; missing paths are watched through
  * their nearest existing ancestor.  Returns 0 or -errno. */

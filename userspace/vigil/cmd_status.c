@@ -95,6 +95,9 @@ int cmd_status(int argc, char **argv)
 	       json_integer_value(json_object_get(r, "log_write_failures")));
 	printf("memory   RSS %lld kB, BPF maps %lld kB\n", json_integer_value(json_object_get(r, "rss_kb")),
 	       json_integer_value(json_object_get(r, "bpf_map_bytes")) / 1024);
+	if ((v = json_object_get(r, "aac")))
+		printf("aac      mode %s, backend %s, enforcement %s\n", json_string_value(json_object_get(v, "mode")),
+		       json_string_value(json_object_get(v, "backend")), json_string_value(json_object_get(v, "enforcement")));
 	json_decref(r);
 	return 0;
 }

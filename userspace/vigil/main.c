@@ -18,7 +18,13 @@ static const struct {
 	{ "status", cmd_status, "capabilities, attached programs, events/s, losses, memory" },
 	{ "tail", cmd_tail, "show and follow the alert log" },
 	{ "policy", cmd_policy, "check a policy file" },
+	{ "aac", cmd_aac, "application control: status, mode, recommend, apply, learned" },
 	{ "jit", cmd_jit, "just-in-time port access: request, list, revoke, history, status, disable" },
+	{ "fim", cmd_fim, "file integrity: baseline, check, accept, status" },
+	{ "posture", cmd_posture, "assess this host: recommendations, evidence, remediation" },
+	{ "fix", cmd_fix, "apply the automated fix of a recommendation" },
+	{ "score", cmd_score, "secure score of this host or of the fleet (--server)" },
+	{ "incidents", cmd_incidents, "fleet incidents (--server): list, show, assign, comment, update, close" },
 };
 
 static void usage(FILE *f)

@@ -4,7 +4,11 @@
  * the packet reached the listening socket.  Used to check that header tricks
  * never get past the JIT filter.
  *
- *   jit_craft IFACE DST_MAC CASE SRC DST DPORT      prints SYNACK or NONE
+ *   jit_craft IFACE DST_MAC CASE SRC DST DPORT [VLANS]   prints SYNACK or NONE
+ *
+ * VLANS (optional): the frame's VLAN tags, outermost first, as TPID:VID in
+ * hex TPID and decimal VID, comma-separated: "8100:100" (802.1Q),
+ * "88a8:300,8100:400" (QinQ), up to 4 tags.
  *
  * CASE: v4_plain | v4_opts (8 bytes of IPv4 options) | v4_frag16 (SYN split
  * after 16 TCP bytes) | v4_frag8 (split after 8: ports but no flags in the
@@ -30,6 +34,8 @@
 static uint8_t smac[6], dmac[6];
 static int sk, ifindex;
 static uint16_t ipid;   /* random: fragment queues of earlier runs must not mix in */
+static uint16_t vlan_tpid[4], vlan_tci[4];
+static int nvlan;
 
 static uint32_t sum16(const void *p, size_t n, uint32_t s)
 {
@@ -53,14 +59,21 @@ static void send_frame(const uint8_t *l3, size_t n, uint16_t ethertype)
 {
 	uint8_t f[2048];
 	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_ifindex = ifindex, .sll_halen = 6 };
+	size_t off = 12;
 
 	memcpy(f, dmac, 6);
 	memcpy(f + 6, smac, 6);
-	f[12] = ethertype >> 8;
-	f[13] = ethertype & 0xff;
-	memcpy(f + 14, l3, n);
+	for (int i = 0; i < nvlan; i++, off += 4) {
+		f[off] = vlan_tpid[i] >> 8;
+		f[off + 1] = vlan_tpid[i] & 0xff;
+		f[off + 2] = vlan_tci[i] >> 8;
+		f[off + 3] = vlan_tci[i] & 0xff;
+	}
+	f[off] = ethertype >> 8;
+	f[off + 1] = ethertype & 0xff;
+	memcpy(f + off + 2, l3, n);
 	memcpy(sa.sll_addr, dmac, 6);
-	if (sendto(sk, f, 14 + n, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (sendto(sk, f, off + 2 + n, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		perror("sendto");
 		exit(2);
 	}
@@ -127,7 +140,9 @@ static int wait_synack(int v6, uint16_t sport, uint16_t dport)
 			continue;
 		size_t off = 12;
 		uint16_t et = b[off] << 8 | b[off + 1];
-		while (et == 0x8100 && off + 6 <= (size_t)n) {
+		/* the reply of a VLAN sub-interface: the outer tag is usually in the
+		 * packet's metadata (VLAN offload), inner ones in the data */
+		while ((et == 0x8100 || et == 0x88a8) && off + 6 <= (size_t)n) {
 			off += 4;
 			et = b[off] << 8 | b[off + 1];
 		}
@@ -156,9 +171,25 @@ int main(int argc, char **argv)
 	uint16_t sport, dport;
 	int v6;
 
-	if (argc != 7) {
-		fprintf(stderr, "usage: jit_craft IFACE DST_MAC CASE SRC DST DPORT\n");
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: jit_craft IFACE DST_MAC CASE SRC DST DPORT [TPID:VID,...]\n");
 		return 2;
+	}
+	if (argc == 8) {
+		const char *v = argv[7];
+		unsigned tpid, vid;
+		int used;
+
+		while (*v) {
+			if (nvlan == 4 || sscanf(v, "%x:%u%n", &tpid, &vid, &used) != 2 || vid > 4095 ||
+			    (v[used] && v[used] != ',')) {
+				fprintf(stderr, "bad VLAN list %s\n", argv[7]);
+				return 2;
+			}
+			vlan_tpid[nvlan] = (uint16_t)tpid;
+			vlan_tci[nvlan++] = (uint16_t)vid;
+			v += used + (v[used] == ',');
+		}
 	}
 	c = argv[3];
 	v6 = !strncmp(c, "v6", 2);
