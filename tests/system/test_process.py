@@ -335,3 +335,48 @@ def test_control_socket_checks_peer_credentials():
         check(r.returncode == 2 and "permission denied" in r.stderr, "non-root peer refused",
               "exit 2, permission denied", (r.returncode, r.stderr))
         check(vd.vigil("status").returncode == 0, "root accepted")
+
+
+def _in_private_mounts(setup, vigild_args, timeout=60):
+    """Runs vigild in a private mount namespace after the shell commands in setup."""
+    import shlex
+    cmd = f"mount --make-rprivate / && {setup} && exec {shlex.join([VIGILD] + vigild_args)}"
+    return subprocess.Popen(["unshare", "-m", "sh", "-c", cmd], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_missing_btf_is_refused_in_one_line():
+    d = tmpdir()
+    args = ["--policy", os.path.join(ROOT, "policies", "default.json"), "--log-dir", d + "/log",
+            "--state-dir", d + "/lib", "--run-dir", d + "/run"]
+    # hide the kernel's BTF from this vigild only (a tmpfs over /sys/kernel/btf in its own mount ns)
+    p = _in_private_mounts("mount -t tmpfs none /sys/kernel/btf", args)
+    on_cleanup(lambda: p.poll() is None and p.kill())
+    out, err = p.communicate(timeout=60)
+    check(p.returncode == 2, "exit code without BTF", 2, (p.returncode, err))
+    check(err.strip().count("\n") == 0 and "BTF" in err, "one line naming BTF", "…BTF…", err)
+
+
+def test_bpffs_not_mounted_is_mounted():
+    d = tmpdir()
+    args = ["--policy", os.path.join(ROOT, "policies", "default.json"), "--log-dir", d + "/log",
+            "--state-dir", d + "/lib", "--run-dir", d + "/run"]
+    # in its own mount ns /sys/fs/bpf is a plain tmpfs: vigild must mount bpffs there and run
+    p = _in_private_mounts("mount -t tmpfs none /sys/fs/bpf", args)
+    on_cleanup(lambda: p.poll() is None and p.kill())
+    deadline = time.time() + 60
+    sock = os.path.join(d, "run", "vigild.sock")
+    while time.time() < deadline and p.poll() is None and not os.path.exists(sock):
+        time.sleep(0.1)
+    check(p.poll() is None and os.path.exists(sock), "vigild running after mounting bpffs",
+          "running", p.poll())
+    with open(f"/proc/{p.pid}/mounts") as f:
+        bpf_mounts = [l for l in f if l.split()[1] == "/sys/fs/bpf"]
+    check(bpf_mounts and bpf_mounts[-1].split()[2] == "bpf", "bpffs on /sys/fs/bpf in vigild's namespace",
+          "bpf", bpf_mounts)
+    r = subprocess.run([VIGIL_BIN, "status", "--json", "--socket", sock], capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 0 and json.loads(r.stdout)["capabilities"]["bpffs"] is True, "status says bpffs",
+          True, r.stdout[:200])
+    p.send_signal(signal.SIGTERM)
+    p.wait(30)
