@@ -401,3 +401,25 @@ def test_bad_input_and_self_protection():
         r = vd.vigil("aac", "mode", "bogus")
         check(r.returncode == 2 and "unknown mode" in r.stderr, "unknown mode", "unknown mode", r.stderr)
 test_bad_input_and_self_protection.timeout = 180
+
+
+def test_learn_keeps_the_hash_of_an_image_that_execs_again():
+    """A process that execs twice in a row (env -> bash) must be learned with env's hash:
+    /proc/<pid>/exe already names bash when the first record is read."""
+    mnt, b = setup_fs()
+    env = os.path.join(b, "env")
+    shutil.copy2("/usr/bin/env", env)
+    with Daemon(aac_policy(mnt, "learn", [])) as vd:
+        for _ in range(10):   # the second image lives on while the first record is read
+            check(run([env, "/bin/sleep", "0.2"])[0] == 0, "env sleep runs")
+        deadline = time.time() + 10
+        entries = []
+        while time.time() < deadline:
+            learned = json.loads(vd.vigil("aac", "learned", "--json").stdout)
+            entries = [e for e in learned if e["path"] == env]
+            if sum(e["count"] for e in entries) >= 10:
+                break
+            time.sleep(0.2)
+        check(sum(e["count"] for e in entries) >= 10, "every exec of env learned", 10, entries)
+        check({e["sha256"] for e in entries} == {sha(env)}, "only env's own hash", sha(env),
+              [(e["sha256"], e["count"]) for e in entries])

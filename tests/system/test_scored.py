@@ -3,7 +3,7 @@ loopback, agents posting posture and alerts, the fleet score and ranking, bad
 input rejected with nothing stored, and at-least-once delivery through a
 service outage and an agent restart with every alert stored exactly once.
 """
-import json, os, shutil, signal, socket, subprocess, time, urllib.error, urllib.request, uuid
+import calendar, json, os, shutil, signal, socket, subprocess, sys, time, urllib.error, urllib.request, uuid
 
 from vigiltest import BUILD, Daemon, check, on_cleanup, policy, tmpdir, VIGIL
 
@@ -279,3 +279,197 @@ def test_forward_spool_bound_counts_overflow():
     loss = [r for r in p["recommendations"] if r["id"] == "vigil.event_loss"][0]
     check(loss["status"] == "unhealthy" and "spool" in loss.get("reason", ""), "posture shows the spool overflow",
           "unhealthy (spool)", loss)
+
+
+def _metrics(text):
+    """{'name{labels}': value} from a Prometheus text exposition; checks each line's shape."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        series, _, value = line.rpartition(" ")
+        check(series and value, "exposition sample line", "series value", line)
+        out[series] = float(value)
+    return out
+
+
+def test_metrics_scrape():
+    """GET /metrics on a running vigil-scored: exposition format, no token, the numbers
+    of the requests made before it (including a 413 refused by the HTTP layer)."""
+    sc = Scored()
+    ta, tb, rd = sc.token("agent-a"), sc.token("agent-b"), sc.token("ops", "reader")
+    sc.start()
+    alerts = [{"id": f"m{i}", "time": "2026-01-01T00:00:00Z", "rule": "r", "severity": sev, "host": "agent-a",
+               "title": "t"} for i, sev in enumerate(["high", "high", "low", "informational"])]
+    check(sc.request("POST", "/api/v1/alerts", ta, {"alerts": alerts})[0] == 200, "alert batch", 200)
+    check(sc.request("POST", "/api/v1/alerts", ta, {"alerts": alerts[:2]})[0] == 200, "duplicate batch", 200)
+    check(sc.request("POST", "/api/v1/posture", tb, _snapshot("agent-b", [_rec("ports", "mgmt_ports", "healthy")]))[0]
+          == 200, "posture", 200)
+    for want, args in ((401, ("GET", "/api/v1/score", None)), (403, ("GET", "/api/v1/score", ta)),
+                       (400, ("POST", "/api/v1/alerts", ta, {"alerts": 1})), (404, ("GET", "/nope", rd))):
+        st, body = sc.request(*args)
+        check(st == want, f"{args[0]} {args[1]}", want, (st, body))
+    st, _ = sc.request("POST", "/api/v1/alerts", ta, raw=b'{"alerts": ["' + b"x" * (9 << 20) + b'"]}')
+    check(st == 413, "oversized batch", 413, st)
+    with urllib.request.urlopen(sc.url + "/metrics", timeout=10) as r:      # no Authorization header
+        ctype, text = r.headers.get("Content-Type"), r.read().decode()
+    check(r.status == 200 and ctype.startswith("text/plain") and "version=0.0.4" in ctype,
+          "GET /metrics without a token", "200 text/plain; version=0.0.4", (r.status, ctype))
+    m = _metrics(text)
+    want = {
+        'vigil_scored_alerts_ingested_total{severity="high"}': 2,
+        'vigil_scored_alerts_ingested_total{severity="low"}': 1,
+        'vigil_scored_alerts_ingested_total{severity="informational"}': 1,
+        'vigil_scored_alerts_ingested_total{severity="medium"}': 0,
+        "vigil_scored_alert_batches_total": 2,
+        "vigil_scored_posture_snapshots_total": 1,
+        'vigil_scored_requests_total{method="POST",route="/api/v1/alerts",code="2xx"}': 2,
+        'vigil_scored_requests_total{method="POST",route="/api/v1/alerts",code="4xx"}': 2,   # 400 and 413
+        'vigil_scored_requests_total{method="GET",route="/api/v1/score",code="4xx"}': 2,
+        'vigil_scored_requests_total{method="other",route="unmatched",code="4xx"}': 1,
+        'vigil_scored_requests_rejected_total{reason="unauthenticated"}': 1,
+        'vigil_scored_requests_rejected_total{reason="forbidden"}': 1,
+        'vigil_scored_requests_rejected_total{reason="invalid"}': 1,
+        'vigil_scored_requests_rejected_total{reason="not_found"}': 1,
+        'vigil_scored_requests_rejected_total{reason="too_large"}': 1,
+        "vigil_scored_hosts": 2,
+        "vigil_scored_incidents_open": sc.get("/api/v1/incidents?status=open&limit=1000", rd)["count"],
+    }
+    seen = {k: m.get(k) for k in want}
+    check(seen == want, "metrics after the requests", want, seen)
+    check(m.get("vigil_scored_store_bytes", 0) >= os.path.getsize(sc.db) > 0, "store size",
+          f">= {os.path.getsize(sc.db)}", m.get("vigil_scored_store_bytes"))
+    check(0 <= m.get("vigil_scored_uptime_seconds", -1) < 60, "uptime", "0..60 s", m.get("vigil_scored_uptime_seconds"))
+    check("# TYPE vigil_scored_requests_total counter" in text and "# TYPE vigil_scored_hosts gauge" in text,
+          "TYPE lines", "counter/gauge", text[:400])
+    # the scrape counts itself on the next one; the 413 never reached a handler
+    m2 = _metrics(urllib.request.urlopen(sc.url + "/metrics", timeout=10).read().decode())
+    k = 'vigil_scored_requests_total{method="GET",route="/metrics",code="2xx"}'
+    check(m2.get(k) == 1, "scrapes counted", 1, m2.get(k))
+    check(sc.get("/api/v1/alerts", rd)["count"] == 4, "alerts stored", 4, sc.get("/api/v1/alerts", rd))
+
+
+_NS_HTTP = r"""
+import json, sys, urllib.error, urllib.request
+url, method, token, body = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+req = urllib.request.Request(url, data=body.encode() if body else None, method=method)
+if token: req.add_header("Authorization", "Bearer " + token)
+req.add_header("Content-Type", "application/json")
+try:
+    with urllib.request.urlopen(req, timeout=10) as r: print(r.status); print(r.read().decode() or "null")
+except urllib.error.HTTPError as e: print(e.code); print(e.read().decode() or "null")
+"""
+
+
+class NsScored(Scored):
+    """vigil-scored on the loopback of network namespace ns (where the agent runs);
+    the test talks to it through a client started in the same namespace."""
+
+    def __init__(self, ns):
+        self.ns = ns
+        super().__init__(port=8700)           # a fresh namespace: any port is free
+
+    def start(self):
+        self.err = open(os.path.join(self.dir, "stderr.log"), "ab")
+        self.proc = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{self.ns}", SCORED, "--db", self.db,
+                                      "--listen", f"127.0.0.1:{self.port}"], stdout=self.err, stderr=self.err)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            check(self.proc.poll() is None, "vigil-scored running", None, self.log())
+            if self.request("GET", "/api/v1/health")[0] == 200:
+                return self
+            time.sleep(0.1)
+        raise AssertionError(f"vigil-scored not ready: {self.log()}")
+
+    def request(self, method, path, token=None, body=None, raw=None):
+        r = subprocess.run(["nsenter", f"--net=/var/run/netns/{self.ns}", sys.executable, "-c", _NS_HTTP,
+                            self.url + path, method, token or "", json.dumps(body) if body is not None else ""],
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0 or "\n" not in r.stdout:
+            return 0, r.stderr.strip()            # not reachable (yet)
+        st, _, out = r.stdout.partition("\n")
+        return int(st), json.loads(out)
+
+
+def test_jit_request_through_scored():
+    """An operator places JIT requests on vigil-scored; the agent (vigild with XDP on
+    a veth in a test netns) fetches them, applies them through its own policy, and
+    reports back: a valid one becomes a live grant (vigil jit list, port opens) and
+    the service shows it applied with the grant's end time; one for an unprotected
+    port and one longer than max_duration are refused with the agent's reason,
+    visible on the service, and change nothing on the agent."""
+    import test_jit as tj
+    tj._n[0] += 100          # this copy of the module must not reuse test_jit's netns names
+    net = tj.Net()
+    net.start_server()
+    host = "jit-" + uuid.uuid4().hex[:8]
+    sc = NsScored(net.a)
+    tok, op, rd = sc.token(host), sc.token("boss", "operator"), sc.token("ops", "reader")
+    tf = os.path.join(sc.dir, "agent.token")
+    with open(tf, "w") as f:
+        f.write(tok + "\n")
+    os.chmod(tf, 0o600)
+    sc.start()
+    pol = net.jit_policy()
+    pol["host"] = {"name": host}
+    pol["forward"] = {"url": sc.url, "token_file": tf, "interval_s": 1, "connect_timeout_ms": 500,
+                      "timeout_ms": 3000, "posture": {"interval_s": 3600, "sysctl_dir": os.path.join(sc.dir, "sysctl.d")}}
+    vd = tj.NsDaemon(net, pol)
+    tj.expect(net, "connect before any grant", "BLOCKED", src=net.ip_b)
+
+    def place(port, duration, why):
+        st, body = sc.request("POST", "/api/v1/jit", op, {"host": host, "port": port, "protocol": "tcp",
+                                                           "source": net.ip_b, "duration": duration,
+                                                           "justification": why, "requestor": "carol"})
+        check(st == 201 and body.get("state") == "pending", f"place {port}/{duration}", "201 pending", (st, body))
+        return body["id"]
+
+    def final(rid):
+        def done():
+            for r in sc.get(f"/api/v1/jit?host={host}", rd)["requests"]:
+                if r["id"] == rid and r["state"] in ("applied", "refused"):
+                    return r
+            return None
+        return _wait(done, 30, f"a result for JIT request {rid}")
+
+    # (a) a valid request becomes a live grant
+    t_placed = time.time()
+    rid = place(tj.PORT, "10m", "incident 42")
+    r = final(rid)
+    check(r["state"] == "applied", "valid request applied", "applied", r)
+    g = r["result"].get("grant") or {}
+    lst = tj.grants(vd)
+    check(len(lst) == 1 and lst[0]["id"] == g.get("id"), "jit list shows the reported grant", g.get("id"), lst)
+    live = lst[0]
+    check(live["source"] == f"{net.ip_b}/32" and live["port"] == tj.PORT and live["protocol"] == "tcp",
+          "grant source/port", (f"{net.ip_b}/32", tj.PORT), (live["source"], live["port"]))
+    check(live["requestor"].get("via") == "scored" and live["requestor"].get("user") == "carol"
+          and live["justification"] == "incident 42", "grant requestor", "scored/carol", live)
+    check(g.get("end") == live["end"], "service shows the grant's end time", live["end"], g.get("end"))
+    end = calendar.timegm(time.strptime(live["end"][:19], "%Y-%m-%dT%H:%M:%S"))
+    check(t_placed + 590 <= end <= time.time() + 610, "grant ends 10 min after placing", 600, end - t_placed)
+    check(0 < live["remaining_s"] <= 600, "remaining", "<= 600", live["remaining_s"])
+    tj.expect(net, "connect from the granted source", "OPEN", src=net.ip_b)
+    tj.expect(net, "other source still blocked", "BLOCKED", src=net.ip_b2)
+
+    # (b) requests outside the policy are refused by the agent, with its reason
+    before = tj.grants(vd)
+    for port, duration, reason in ((2201, "5m", "not protected"), (tj.PORT, "2h", "exceeds the maximum")):
+        rid = place(port, duration, "out of policy")
+        r = final(rid)
+        check(r["state"] == "refused", f"request {port}/{duration} refused", "refused", r)
+        why = (r["result"] or {}).get("reason") or ""
+        check(reason in why and not (r["result"] or {}).get("grant"), f"refusal reason for {port}/{duration}",
+              reason, r["result"])
+    after = tj.grants(vd)
+    check([(x["id"], x["end"]) for x in after] == [(x["id"], x["end"]) for x in before],
+          "grants unchanged by refused requests", before, after)
+    h = json.loads(tj.jit(vd, "history", "--json").stdout)
+    refused = [e for e in h["history"] if e.get("event") == "refused"]
+    check(len(refused) == 2, "agent history records both refusals", 2, h)
+    st = vd.status()["forward"]
+    check(st["jit_applied"] == 1 and st["jit_refused"] == 2, "forwarder JIT counters", (1, 2),
+          (st["jit_applied"], st["jit_refused"]))
+
+
+test_jit_request_through_scored.timeout = 180

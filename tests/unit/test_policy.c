@@ -233,7 +233,7 @@ static void test_err_unknown_top_key(void **state)
 		     "  \"sensor\": {}\n"
 		     "}\n",
 		     "t.json:3:3: /sensor: unknown key (allowed: version, host, sensors, file, "
-		     "telemetry, output, control, rules, aac, jit, fim, detections, forward)");
+		     "telemetry, output, control, rules, aac, jit, fim, detections, forward, self_protection)");
 }
 
 static void test_err_unknown_nested_key(void **state)

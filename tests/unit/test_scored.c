@@ -400,6 +400,117 @@ static void test_jit(void **state)
 	json_decref(o);
 }
 
+/* GET /metrics through the route table: the text reply (s->text) in the exposition format. */
+static char *scrape(struct fx *f)
+{
+	struct scored_req rq = { "GET", "/metrics", NULL, 0, NULL, NULL, 0 };
+	struct scored_resp rs = { 0 };
+
+	scored_handle(f->s, &rq, &rs);
+	if (rs.status != 200 || !rs.text)
+		fail_msg("GET /metrics: expected 200 with text, seen %d (%s)", rs.status, rs.text ? "text" : "no text");
+	assert_null(rs.body);
+	assert_non_null(rs.content_type);
+	assert_non_null(strstr(rs.content_type, "version=0.0.4"));
+	return rs.text;
+}
+
+/* The value of the sample line "series value" (series with its labels, as rendered); NAN when absent. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, series, n) && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return NAN;
+}
+
+#define EXPECT_SAMPLE(text, series, want) do { double _v = sample(text, series); \
+	if (!(_v == (double)(want))) fail_msg("%s: expected %g, seen %g\n%s", series, (double)(want), _v, text); } while (0)
+
+static void test_metrics(void **state)
+{
+	struct fx *f = *state;
+	char body[4096], *m;
+	int64_t open_incidents;
+
+	m = scrape(f);
+	EXPECT_SAMPLE(m, "vigil_scored_alerts_ingested_total{severity=\"high\"}", 0);
+	EXPECT_SAMPLE(m, "vigil_scored_hosts", 0);
+	free(m);
+	snprintf(body, sizeof(body), "{\"alerts\": [%s,", alert("a1", "h1", "high", "r1", "2026-01-01T00:00:01Z"));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s,", alert("a2", "h1", "low", "r2", "2026-01-01T00:00:02Z"));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s]}", alert("a3", "h1", "high", "r1", "2026-01-01T00:00:03Z"));
+	EXPECT(f, 200, "POST", "/api/v1/alerts", f->h1, body, NULL, NULL);
+	EXPECT(f, 200, "POST", "/api/v1/alerts", f->h1, body, NULL, NULL);          /* duplicates: not ingested again */
+	EXPECT(f, 200, "POST", "/api/v1/alerts", f->h2, "{\"alerts\": []}", NULL, NULL);
+	EXPECT(f, 400, "POST", "/api/v1/alerts", f->h1, "{\"alerts\": 3}", NULL, NULL);
+	EXPECT(f, 401, "POST", "/api/v1/alerts", NULL, body, NULL, NULL);
+	EXPECT(f, 403, "GET", "/api/v1/score", f->h1, NULL, NULL, NULL);
+	EXPECT(f, 404, "GET", "/api/v1/nope", f->rd, NULL, NULL, NULL);
+	EXPECT(f, 405, "DELETE", "/api/v1/score", f->rd, NULL, NULL, NULL);
+	EXPECT(f, 200, "POST", "/api/v1/posture", f->h1, snapshot("h1", 4, 1, false), NULL, NULL);
+	EXPECT(f, 400, "POST", "/api/v1/posture", f->h1, "{\"host\": \"h1\", \"recommendations\": 3}", NULL, NULL);
+	EXPECT(f, 200, "GET", "/api/v1/score", f->rd, NULL, NULL, NULL);
+	{       /* an oversized body is refused before it is read */
+		struct scored_req rq = { "POST", "/api/v1/alerts", NULL, 0, NULL, "{}", SCORED_BODY_MAX + 1 };
+		struct scored_resp rs = { 0 };
+		scored_handle(f->s, &rq, &rs);
+		assert_int_equal(rs.status, 413);
+		json_decref(rs.body);
+	}
+
+	m = scrape(f);
+	EXPECT_SAMPLE(m, "vigil_scored_alerts_ingested_total{severity=\"high\"}", 2);
+	EXPECT_SAMPLE(m, "vigil_scored_alerts_ingested_total{severity=\"low\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_alerts_ingested_total{severity=\"medium\"}", 0);
+	EXPECT_SAMPLE(m, "vigil_scored_alerts_ingested_total{severity=\"informational\"}", 0);
+	EXPECT_SAMPLE(m, "vigil_scored_alert_batches_total", 3);
+	EXPECT_SAMPLE(m, "vigil_scored_posture_snapshots_total", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"POST\",route=\"/api/v1/alerts\",code=\"2xx\"}", 3);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"POST\",route=\"/api/v1/alerts\",code=\"4xx\"}", 3);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"POST\",route=\"/api/v1/posture\",code=\"2xx\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"POST\",route=\"/api/v1/posture\",code=\"4xx\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"GET\",route=\"/api/v1/score\",code=\"2xx\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"GET\",route=\"/api/v1/score\",code=\"4xx\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"other\",route=\"unmatched\",code=\"4xx\"}", 2);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_total{method=\"GET\",route=\"/metrics\",code=\"2xx\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_rejected_total{reason=\"invalid\"}", 2);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_rejected_total{reason=\"unauthenticated\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_rejected_total{reason=\"forbidden\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_rejected_total{reason=\"not_found\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_rejected_total{reason=\"method_not_allowed\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_requests_rejected_total{reason=\"too_large\"}", 1);
+	EXPECT_SAMPLE(m, "vigil_scored_hosts", 2);         /* h1 posted posture and alerts; h2 an empty batch */
+	{
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(scored_db_handle(f->db), "SELECT COUNT(*) FROM incidents WHERE"
+						    " status != 'closed'", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		open_incidents = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	EXPECT_SAMPLE(m, "vigil_scored_incidents_open", open_incidents);
+	if (!(sample(m, "vigil_scored_store_bytes") >= 4096))
+		fail_msg("vigil_scored_store_bytes: expected >= 4096, seen %g", sample(m, "vigil_scored_store_bytes"));
+	if (!(sample(m, "vigil_scored_uptime_seconds") >= 0 && sample(m, "vigil_scored_uptime_seconds") < 60))
+		fail_msg("vigil_scored_uptime_seconds: expected 0..60, seen %g", sample(m, "vigil_scored_uptime_seconds"));
+	assert_non_null(strstr(m, "# TYPE vigil_scored_alerts_ingested_total counter\n"));
+	assert_non_null(strstr(m, "# TYPE vigil_scored_hosts gauge\n"));
+	/* every line is a comment or "series value" */
+	for (char *p = m, *e; *p; p = e + 1) {
+		char *sp;
+		e = strchr(p, '\n');
+		assert_non_null(e);
+		*e = 0;
+		sp = strrchr(p, ' ');
+		if (p[0] != '#' && (!sp || sp == p))
+			fail_msg("not a sample line: \"%s\"", p);
+	}
+	free(m);
+}
+
 static void test_parse_time(void **state)
 {
 	int64_t ns;
@@ -422,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_score_and_ranking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_fleet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test(test_parse_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

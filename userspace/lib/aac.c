@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "aac.h"
+#include "selfprot.h"
 #include "agent.h"
 #include "alert.h"
 #include "engine.h"
@@ -172,9 +173,11 @@ static int content_fd(struct aac *s, int fd, char sha[65], uint8_t md5[16], bool
 	return 0;
 }
 
-/* Opens the first of paths that exists (O_RDONLY) and hashes it. */
-static int content_path(struct aac *s, const char *const paths[], const char *owner_path, char sha[65],
-			uint8_t md5[16], bool *md5_ok, struct stat *st)
+/* Opens the first of paths that exists (O_RDONLY) and is the file (want_dev, want_ino) when
+ * want_ino is not 0, and hashes it.  The identity check matters for /proc/<pid>/exe: by the
+ * time a record is read the process may have exec'd again, and its link names the new image. */
+static int content_path_id(struct aac *s, const char *const paths[], const char *owner_path, char sha[65],
+			   uint8_t md5[16], bool *md5_ok, struct stat *st, dev_t want_dev, uint64_t want_ino)
 {
 	uint8_t dbmd5[16];
 	bool want = s->dpkg && owner_path && aac_dpkg_owner(s->dpkg, owner_path, dbmd5);
@@ -183,8 +186,15 @@ static int content_path(struct aac *s, const char *const paths[], const char *ow
 	*md5_ok = false;
 	for (int i = 0; paths[i]; i++) {
 		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		struct stat id;
+
 		if (fd < 0) {
 			r = -errno;
+			continue;
+		}
+		if (want_ino && (fstat(fd, &id) || id.st_ino != want_ino || id.st_dev != want_dev)) {
+			close(fd);
+			r = -ESTALE;
 			continue;
 		}
 		r = content_fd(s, fd, sha, md5, want, st);
@@ -195,6 +205,12 @@ static int content_path(struct aac *s, const char *const paths[], const char *ow
 		}
 	}
 	return r;
+}
+
+static int content_path(struct aac *s, const char *const paths[], const char *owner_path, char sha[65],
+			uint8_t md5[16], bool *md5_ok, struct stat *st)
+{
+	return content_path_id(s, paths, owner_path, sha, md5, md5_ok, st, 0, 0);
 }
 
 /* ---- alerts ---- */
@@ -448,6 +464,8 @@ static void load_override(struct aac *s)
 		s->override = aac_mode_parse(json_string_value(json_object_get(j, "mode")));
 		json_decref(j);
 	}
+	if (s->override < 0 && !access(p, F_OK))
+		selfprot_state_corrupt(p, "not a {\"mode\": MODE} document", "the policy's mode applies");
 }
 
 /* ---- self protection ---- */
@@ -631,8 +649,13 @@ static void aac_on_record(void *st, const struct vigil_hdr *h, const void *rec, 
 	paths[0] = exe_link;
 	paths[1] = fileless ? NULL : p->exe;
 	paths[2] = NULL;
-	if (content_path(s, paths, fileless ? NULL : p->exe, sha, md5, &md5_ok, &stt) && p->sha256[0])
-		memcpy(sha, p->sha256, sizeof(sha));
+	if (content_path_id(s, paths, fileless ? NULL : p->exe, sha, md5, &md5_ok, &stt,
+			    util_kdev_to_dev(ev->exe_dev), ev->exe_ino)) {
+		/* the image is gone or replaced: the agent hashed it with the same identity check */
+		sha[0] = 0;
+		if (p->sha256[0] && p->exe_ino == ev->exe_ino)
+			memcpy(sha, p->sha256, sizeof(sha));
+	}
 
 	if (s->mode == AAC_MODE_LEARN) {
 		struct proc *pp = p->ppid ? proctab_lookup(agent_proctab(s->a), p->ppid) : NULL;
@@ -903,7 +926,7 @@ static void *aac_create(struct agent *a, const struct vigil_policy *pol, char *e
 	}
 	path_in_state(s, p, sizeof(p), "learned.json");
 	if (aac_learn_load(s->learn, p))
-		fprintf(stderr, "vigild: aac: %s is unreadable, starting with an empty learning store\n", p);
+		selfprot_state_corrupt(p, "not a learning store", "starting with an empty learning store");
 	s->dpkg = aac_dpkg_load(c->dpkg_dir);
 	s->dpkg_errno = s->dpkg ? 0 : errno;
 	snprintf(s->dpkg_dir, sizeof(s->dpkg_dir), "%s", c->dpkg_dir);

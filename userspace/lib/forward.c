@@ -33,7 +33,7 @@
 
 #define RESP_MAX        (4u << 20)
 #define BACKOFF_MIN_MS  1000
-#define BACKOFF_MAX_MS  (300 * 1000)
+#define BACKOFF_MAX_MS  (60 * 1000)     /* as Filebeat's backoff.max: a returning service gets the backlog within a minute */
 #define BATCH_WAIT_MS   100          /* after the first new alert, wait this long to fill a batch */
 #define JIT_SEEN_MAX    4096
 

@@ -32,6 +32,7 @@
 #include "alert.h"
 #include "engine.h"
 #include "jit.h"
+#include "selfprot.h"
 #include "jsonx.h"
 #include "util.h"
 #include "jit.skel.h"
@@ -367,8 +368,11 @@ static void load_grants(struct jit *j)
 	bool same_boot, changed = false;
 	size_t i;
 
-	if (!doc)
+	if (!doc) {
+		if (!access(j->grants_path, F_OK))
+			selfprot_state_corrupt(j->grants_path, je.text, "no grant restored: request them again");
 		return;
+	}
 	same_boot = !strcmp(json_string_value(json_object_get(doc, "boot_id")) ?: "", j->boot_id);
 	arr = json_object_get(doc, "grants");
 	j->grants = calloc(json_array_size(arr) + 1, sizeof(*j->grants));

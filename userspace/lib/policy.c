@@ -733,10 +733,10 @@ static const char *const top_keys[] = {
 	/* Feature sections: only their being objects is checked here; their
 	 * parsers (policy_parse_<section>) live in the feature modules and read
 	 * them from p->doc. */
-	"aac", "jit", "fim", "detections", "forward",
+	"aac", "jit", "fim", "detections", "forward", "self_protection",
 	NULL,
 };
-static const char *const feature_sections[] = { "aac", "jit", "fim", "detections", "forward", NULL };
+static const char *const feature_sections[] = { "aac", "jit", "fim", "detections", "forward", "self_protection", NULL };
 
 static int parse_sections(const struct policy_ctx *c, json_t *doc, struct vigil_policy *p)
 {

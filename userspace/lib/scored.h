@@ -87,6 +87,8 @@ struct scored_req {
 struct scored_resp {
 	int status;                       /* HTTP status */
 	json_t *body;                     /* new reference: the JSON reply ({"error": ...} on 4xx/5xx) */
+	char *text;                       /* or a malloc'd non-JSON reply (the caller frees; GET /metrics) */
+	const char *content_type;         /* static; set with text */
 };
 
 /* Serves one request (thread-safe: handlers run under the service lock). */

@@ -1,6 +1,7 @@
 /*
  * vigil-scored API handlers (versioned under /api/v1).  Every request is
- * authenticated by a bearer token (except /health), validated completely
+ * authenticated by a bearer token (except /health and the Prometheus
+ * GET /metrics, which holds counts only), validated completely
  * before anything is stored (a bad item rejects the whole request), and
  * touches SQLite only through prepared statements.  See scored.h.
  */
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <sqlite3.h>
 
+#include "metrics.h"
 #include "policy.h"
 #include "score.h"
 #include "jsonx.h"
@@ -26,10 +28,30 @@
 #define LIST_LIMIT_MAX     1000
 #define STR_MAX            4096
 
+/* Why a request got a 4xx, for vigil_scored_requests_rejected_total{reason}. */
+enum { REJ_INVALID, REJ_UNAUTHENTICATED, REJ_FORBIDDEN, REJ_NOT_FOUND, REJ_METHOD, REJ_CONFLICT, REJ_TOO_LARGE,
+       REJ_OTHER, REJ_N };
+static const char *const rej_names[REJ_N] = { "invalid", "unauthenticated", "forbidden", "not_found",
+	"method_not_allowed", "conflict", "too_large", "other" };
+
+/* Counters since scored_new(), updated with relaxed atomics (no lock on the reply path). */
+struct scored_stats {
+	uint64_t alerts[VIGIL_SEV_HIGH + 1];   /* alerts stored, by severity (duplicates not counted) */
+	uint64_t alert_batches, postures;      /* accepted POST /alerts and POST /posture */
+	uint64_t rejected[REJ_N];
+	uint64_t *requests;                    /* [route (nroutes = unmatched)][status class 1xx..5xx] */
+	size_t nroutes;
+	uint64_t start_boot_ns, start_real_ns;
+};
+
 struct scored {
 	struct scored_db *db;
 	pthread_mutex_t mu;
+	struct scored_stats st;
 };
+
+#define STAT_ADD(p, n) __atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
+#define STAT_GET(p)    __atomic_load_n((p), __ATOMIC_RELAXED)
 
 struct scored *scored_new(struct scored_db *db)
 {
@@ -37,6 +59,14 @@ struct scored *scored_new(struct scored_db *db)
 
 	if (!s)
 		return NULL;
+	while (scored_routes[s->st.nroutes].pattern)
+		s->st.nroutes++;
+	if (!(s->st.requests = calloc((s->st.nroutes + 1) * 5, sizeof(uint64_t)))) {
+		free(s);
+		return NULL;
+	}
+	s->st.start_boot_ns = util_boot_ns();
+	s->st.start_real_ns = util_now_ns();
 	s->db = db;
 	pthread_mutex_init(&s->mu, NULL);
 	return s;
@@ -47,6 +77,7 @@ void scored_free(struct scored *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->mu);
+	free(s->st.requests);
 	free(s);
 }
 
@@ -55,6 +86,9 @@ void scored_free(struct scored *s)
 int scored_reply(struct scored_resp *rs, int status, json_t *body)
 {
 	json_decref(rs->body);
+	free(rs->text);
+	rs->text = NULL;
+	rs->content_type = NULL;
 	rs->status = status;
 	rs->body = body ? body : json_object();
 	return status;
@@ -586,6 +620,7 @@ static int h_posture(struct scored_ctx *c, struct scored_resp *rs)
 	}
 	if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
+	STAT_ADD(&c->s->st.postures, 1);
 	r = scored_reply(rs, 200, json_pack("{s:s, s:I, s:f}", "host", host, "recommendations",
 					    (json_int_t)json_array_size(recs), "score", score_round2(res.percent)));
 	goto out;
@@ -619,6 +654,7 @@ static int h_alerts_post(struct scored_ctx *c, struct scored_resp *rs)
 	sqlite3_stmt *ins = NULL;
 	struct incident_batch *inc = NULL;
 	int64_t now = (int64_t)util_now_ns(), *times = NULL;
+	uint64_t by_sev[VIGIL_SEV_HIGH + 1] = { 0 };
 	size_t i, accepted = 0;
 	char why[300];
 	int r;
@@ -691,9 +727,15 @@ static int h_alerts_post(struct scored_ctx *c, struct scored_resp *rs)
 		if (added && inc && scored_incidents_add(inc, c->principal, v, times[i]) < 0)
 			goto dberr;
 		accepted += added;
+		if (added)
+			by_sev[severity_parse(json_string_value(json_object_get(v, "severity")))]++;
 	}
 	if (touch_host(c->db, c->principal, now) || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
+	for (i = 0; i <= VIGIL_SEV_HIGH; i++)
+		if (by_sev[i])
+			STAT_ADD(&c->s->st.alerts[i], by_sev[i]);
+	STAT_ADD(&c->s->st.alert_batches, 1);
 	r = scored_reply(rs, 200, json_pack("{s:I, s:I}", "accepted", (json_int_t)accepted,
 					    "duplicates", (json_int_t)(json_array_size(arr) - accepted)));
 	goto out;
@@ -1017,6 +1059,91 @@ static int h_health(struct scored_ctx *c, struct scored_resp *rs)
 					       scored_db_version(c->db), "version", VIGIL_VERSION));
 }
 
+/* ------------------------------------------------------------------ metrics */
+
+/* One integer from a query (no parameters); -1 on error. */
+static int64_t db_int(struct scored_db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(scored_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* GET /metrics: Prometheus text exposition format 0.0.4, written with metrics.h.
+ * Unauthenticated, like node_exporter and most exporters: it holds counts only,
+ * never a host name, alert or token (bind --listen to a private address, or
+ * scrape through a proxy, where the counts themselves must stay private). */
+static int h_metrics(struct scored_ctx *c, struct scored_resp *rs)
+{
+	struct scored_stats *st = &c->s->st;
+	static const char *const cls[5] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct metrics_buf b;
+	int64_t hosts, open, pages, psize;
+	char *text;
+
+	hosts = db_int(c->db, "SELECT COUNT(*) FROM hosts");
+	open = db_int(c->db, "SELECT COUNT(*) FROM incidents WHERE status != 'closed'");
+	pages = db_int(c->db, "PRAGMA page_count");
+	psize = db_int(c->db, "PRAGMA page_size");
+	if (hosts < 0 || open < 0 || pages < 0 || psize < 0)
+		return db_fail(rs, c);
+	metrics_buf_init(&b);
+	metrics_family(&b, "vigil_scored_build_info", "gauge", "vigil-scored version (always 1).");
+	metrics_sample(&b, "vigil_scored_build_info", (const char *const[]){ "version", VIGIL_VERSION, NULL }, 1);
+	metrics_family(&b, "vigil_scored_start_time_seconds", "gauge", "Start time of the service since the epoch.");
+	metrics_sample(&b, "vigil_scored_start_time_seconds", NULL, (double)(st->start_real_ns / 1000000) / 1e3);
+	metrics_family(&b, "vigil_scored_uptime_seconds", "gauge", "Seconds since the service started.");
+	metrics_sample(&b, "vigil_scored_uptime_seconds", NULL, (double)((util_boot_ns() - st->start_boot_ns) / 1000000) / 1e3);
+	metrics_family(&b, "vigil_scored_requests_total", "counter",
+		       "HTTP requests served, by method, route pattern (\"unmatched\" when no route) and status class.");
+	for (size_t r = 0; r <= st->nroutes; r++)
+		for (int k = 0; k < 5; k++) {
+			uint64_t n = STAT_GET(&st->requests[r * 5 + k]);
+			bool um = r == st->nroutes;
+			if (!n)
+				continue;
+			metrics_sample(&b, "vigil_scored_requests_total", (const char *const[]){
+				"method", um ? "other" : scored_routes[r].method, "route", um ? "unmatched" : scored_routes[r].pattern,
+				"code", cls[k], NULL }, (double)n);
+		}
+	metrics_family(&b, "vigil_scored_requests_rejected_total", "counter",
+		       "Requests answered with a 4xx status, by reason; nothing of them was stored.");
+	for (int k = 0; k < REJ_N; k++)
+		metrics_sample(&b, "vigil_scored_requests_rejected_total", (const char *const[]){ "reason", rej_names[k], NULL },
+			       (double)STAT_GET(&st->rejected[k]));
+	metrics_family(&b, "vigil_scored_alerts_ingested_total", "counter",
+		       "Alerts stored, by severity (retransmitted duplicates not counted; sum() for the total).");
+	for (int k = 0; k <= VIGIL_SEV_HIGH; k++)
+		metrics_sample(&b, "vigil_scored_alerts_ingested_total", (const char *const[]){ "severity", severity_name(k), NULL },
+			       (double)STAT_GET(&st->alerts[k]));
+	metrics_family(&b, "vigil_scored_alert_batches_total", "counter", "Alert batches accepted (POST /api/v1/alerts).");
+	metrics_sample(&b, "vigil_scored_alert_batches_total", NULL, (double)STAT_GET(&st->alert_batches));
+	metrics_family(&b, "vigil_scored_posture_snapshots_total", "counter",
+		       "Posture snapshots accepted (POST /api/v1/posture).");
+	metrics_sample(&b, "vigil_scored_posture_snapshots_total", NULL, (double)STAT_GET(&st->postures));
+	metrics_family(&b, "vigil_scored_hosts", "gauge", "Hosts known to the service (that posted or polled).");
+	metrics_sample(&b, "vigil_scored_hosts", NULL, (double)hosts);
+	metrics_family(&b, "vigil_scored_incidents_open", "gauge", "Incidents not closed.");
+	metrics_sample(&b, "vigil_scored_incidents_open", NULL, (double)open);
+	metrics_family(&b, "vigil_scored_store_bytes", "gauge", "Size of the SQLite database (page_count x page_size).");
+	metrics_sample(&b, "vigil_scored_store_bytes", NULL, (double)(pages * psize));
+	if (!(text = metrics_buf_take(&b)))
+		return scored_error(rs, 500, "cannot render metrics: %s", strerror(errno));
+	json_decref(rs->body);
+	rs->body = NULL;
+	free(rs->text);
+	rs->text = text;
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	rs->status = 200;
+	return 200;
+}
+
 /* ------------------------------------------------------------------ routing */
 
 #define RD (SCORED_ROLE_READER | SCORED_ROLE_OPERATOR)
@@ -1024,6 +1151,7 @@ static int h_health(struct scored_ctx *c, struct scored_resp *rs)
 /* The API.  Add routes here (first match wins; {x} matches one path segment). */
 const struct scored_route scored_routes[] = {
 	{ "GET",  "/api/v1/health", 0, false, h_health },
+	{ "GET",  "/metrics", 0, false, h_metrics },
 	{ "POST", "/api/v1/posture", SCORED_ROLE_AGENT, true, h_posture },
 	{ "POST", "/api/v1/alerts", SCORED_ROLE_AGENT, true, h_alerts_post },
 	{ "GET",  "/api/v1/alerts", RD, false, h_alerts_get },
@@ -1069,6 +1197,28 @@ static bool match(const char *pattern, const char *path, struct scored_ctx *c)
 	return !*p && (!*q || (q[0] == '/' && !q[1]));
 }
 
+/* Counts a served request: by route and status class, and a 4xx by reason. */
+static void count_request(struct scored *s, const struct scored_route *rt, int status)
+{
+	size_t r = rt->pattern ? (size_t)(rt - scored_routes) : s->st.nroutes;
+	int k = status / 100 - 1, why;
+
+	STAT_ADD(&s->st.requests[r * 5 + (k < 0 ? 0 : k > 4 ? 4 : k)], 1);
+	if (status < 400 || status >= 500)
+		return;
+	switch (status) {
+	case 400: why = REJ_INVALID; break;
+	case 401: why = REJ_UNAUTHENTICATED; break;
+	case 403: why = REJ_FORBIDDEN; break;
+	case 404: why = REJ_NOT_FOUND; break;
+	case 405: why = REJ_METHOD; break;
+	case 409: why = REJ_CONFLICT; break;
+	case 413: why = REJ_TOO_LARGE; break;
+	default: why = REJ_OTHER; break;
+	}
+	STAT_ADD(&s->st.rejected[why], 1);
+}
+
 void scored_handle(struct scored *s, const struct scored_req *rq, struct scored_resp *rs)
 {
 	const struct scored_route *rt;
@@ -1079,6 +1229,8 @@ void scored_handle(struct scored *s, const struct scored_req *rq, struct scored_
 
 	rs->status = 500;
 	rs->body = NULL;
+	rs->text = NULL;
+	rs->content_type = NULL;
 	for (rt = scored_routes; rt->pattern; rt++) {
 		if (!match(rt->pattern, rq->path, &c))
 			continue;
@@ -1091,10 +1243,12 @@ void scored_handle(struct scored *s, const struct scored_req *rq, struct scored_
 			scored_error(rs, 405, "method %s not allowed on %s", rq->method, rq->path);
 		else
 			scored_error(rs, 404, "no such endpoint %s", rq->path);
+		count_request(s, rt, rs->status);
 		return;
 	}
 	if (rq->body_len > SCORED_BODY_MAX) {
 		scored_error(rs, 413, "request body larger than %u bytes", SCORED_BODY_MAX);
+		count_request(s, rt, rs->status);
 		return;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -1130,9 +1284,10 @@ void scored_handle(struct scored *s, const struct scored_req *rq, struct scored_
 		}
 	}
 	rt->fn(&c, rs);
-	if (!rs->body)
+	if (!rs->body && !rs->text)
 		scored_error(rs, 500, "handler gave no reply");
 out:
 	pthread_mutex_unlock(&s->mu);
+	count_request(s, rt, rs->status);
 	json_decref(c.body);
 }

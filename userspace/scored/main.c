@@ -25,6 +25,7 @@
 struct upload {
 	char *buf;
 	size_t len, cap;
+	size_t total;                    /* bytes received, kept after too_large */
 	bool too_large;
 };
 
@@ -74,6 +75,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		return MHD_YES;
 	}
 	if (*data_size) {
+		u->total += *data_size;
 		if (!u->too_large && u->len + *data_size > SCORED_BODY_MAX) {
 			u->too_large = true;
 			free(u->buf);
@@ -95,20 +97,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		*data_size = 0;
 		return MHD_YES;
 	}
-	if (u->too_large) {
-		json_t *e = json_pack("{s:s}", "error", "request body too large");
-		ret = send_json(con, MHD_HTTP_CONTENT_TOO_LARGE, e);
-		json_decref(e);
-		return ret;
-	}
 	MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
 	struct scored_req rq = {
 		.method = method, .path = url, .args = a.args, .nargs = a.n,
 		.authorization = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-		.body = u->buf, .body_len = u->len,
+		.body = u->buf, .body_len = u->too_large ? u->total : u->len,   /* too large: scored_handle answers 413 */
 	};
 	scored_handle(s, &rq, &rs);
-	ret = send_json(con, rs.status, rs.body);
+	if (rs.text) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(strlen(rs.text), rs.text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(r, "Content-Type", rs.content_type ? rs.content_type : "text/plain; charset=utf-8");
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+		ret = MHD_queue_response(con, rs.status, r);
+		MHD_destroy_response(r);
+	} else {
+		ret = send_json(con, rs.status, rs.body);
+	}
 	json_decref(rs.body);
 	return ret;
 }
@@ -135,6 +139,7 @@ static void usage(FILE *f)
 "The scoring service: agents post posture snapshots and alert batches with\n"
 "per-host bearer tokens; readers get the fleet secure score, recommendations\n"
 "ranked by potential increase, alerts and the asset inventory (API under /api/v1).\n"
+"GET /metrics serves Prometheus metrics without a token (counts only).\n"
 "  --db PATH          SQLite database (created; WAL mode)\n"
 "  --listen ADDR:PORT address to listen on (default 127.0.0.1:8700; [::1]:PORT for IPv6)\n"
 "  --tls-cert PEM     serve HTTPS with this certificate (and --tls-key)\n"
