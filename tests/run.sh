@@ -5,7 +5,17 @@
 set -u
 cd "$(dirname "$0")/.."
 mode=all
-case "${1:-}" in --unit) mode=unit; shift;; --system) mode=system; shift;; esac
+case "${1:-}" in
+  --unit) mode=unit; shift;;
+  --system) mode=system; shift;;
+  -h|--help)
+    echo "Usage: tests/run.sh [--unit|--system] [FILTER]"
+    echo "  Runs the unit tests (build/tests/test_*, cmocka) and the system tests"
+    echo "  (tests/system/test_*.py, root). FILTER keeps the tests whose name contains it"
+    echo "  (e.g. test_process, or test_process.test_orphan); a filter that matches no"
+    echo "  test is a failure. Ends with \"N passed, N failed\"."
+    exit 0;;
+esac
 filter="${1:-}"
 build="${VIGIL_BUILD:-build}"   # the Makefile passes its OUT (e.g. build-san for sanitizer builds)
 passed=0; failed=0

@@ -63,6 +63,9 @@ def main():
             finally:
                 signal.alarm(0)
                 vigiltest.cleanup_all()
+    if args.filter and passed + failed == 0:
+        print(f"FAIL no system test matches {args.filter!r}")
+        failed += 1
     print(f"system: {passed} passed, {failed} failed")
     return 0
 

@@ -380,3 +380,28 @@ def test_bpffs_not_mounted_is_mounted():
           True, r.stdout[:200])
     p.send_signal(signal.SIGTERM)
     p.wait(30)
+
+
+def test_repeated_world_writable_exec_is_one_alert_and_a_summary():
+    d = tmpdir()
+    exe = os.path.join(d, "looper")
+    shutil.copy(TRUE, exe)
+    m = _marker()
+    vd = Daemon()
+    for _ in range(20):
+        subprocess.run([exe, m], check=True)
+    subprocess.run([exe, m, "other-args"], check=True)     # different arguments: its own alert
+    _exec_ev(vd, "other-args")
+    vd.settle(0.5)
+    mine = [a for a in vd.alerts() if a["rule"] == "exec_world_writable" and m in a["process"]["args"]]
+    same = [a for a in mine if a["process"]["args"][-1] == m]
+    check(len(same) == 1 and same[0]["dedup"]["count"] == 1, "one alert while the window is open",
+          1, [a.get("dedup") for a in same])
+    check(len(mine) == 2, "different arguments alert on their own", 2, len(mine))
+    check(vd.stop() == 0, "clean stop")
+    same = [a for a in vd.alerts() if a["rule"] == "exec_world_writable" and a["process"]["args"][-1] == m]
+    summary = [a for a in same if a["dedup"]["count"] > 1]
+    check(len(summary) == 1 and summary[0]["dedup"]["count"] == 20, "summary with the exact count at stop",
+          20, [a["dedup"] for a in same])
+    check(summary[0]["dedup"]["summary_of"] == same[0]["id"], "summary names the first alert",
+          same[0]["id"], summary[0]["dedup"].get("summary_of"))

@@ -42,8 +42,20 @@
 #define EXIT_GRACE_NS   (30ull * 1000000000ull)
 #define LOSS_MARK_NS    (10ull * 1000000000ull)   /* alerts this long after a loss carry the marker */
 
+#define DEDUP_SLOTS     1024
+#define DEDUP_WINDOW_NS (60ull * 1000000000ull)
+
+struct dedup_slot {
+	uint64_t key;
+	uint64_t first_wall_ns, last_wall_ns;
+	uint32_t count;
+	json_t *first;              /* the alert written first (id filled), for the summary */
+};
+
 struct agent {
 	struct agent_opts o;
+	struct dedup_slot dedup[DEDUP_SLOTS];
+	uint64_t alerts_deduplicated;
 	char policy_path[PATH_MAX];
 	char proc_root[PATH_MAX];
 	struct vigil_policy *pol;
@@ -244,6 +256,80 @@ static bool under_dir(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || (n == 1 && dir[0] == '/'));
 }
 
+/*
+ * De-duplication of identical foundation-rule alerts (same file, content, arguments and
+ * user): the first is written at once; repeats inside DEDUP_WINDOW_NS are counted and, when
+ * the window closes, one summary alert carries dedup.count, first and last.  Direct-mapped,
+ * bounded: a colliding key closes the older window early.
+ */
+static uint64_t dedup_key(const char *path, const char *sha, const char *argv, size_t argv_len, uint32_t uid)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *parts[3] = { (const unsigned char *)path, (const unsigned char *)sha,
+					  (const unsigned char *)argv };
+	size_t lens[3] = { path ? strlen(path) : 0, sha ? strlen(sha) : 0, argv ? argv_len : 0 };
+
+	for (int i = 0; i < 3; i++) {
+		for (size_t j = 0; j < lens[i]; j++) {
+			h ^= parts[i][j];
+			h *= 0x100000001b3ull;
+		}
+		h ^= 0xff;
+		h *= 0x100000001b3ull;
+	}
+	return (h ^ uid) | 1;
+}
+
+static void dedup_flush(struct agent *a, struct dedup_slot *d)
+{
+	if (d->key && d->count > 1 && d->first) {
+		json_t *sum = json_deep_copy(d->first), *dd = json_object();
+		json_object_set_new(dd, "count", json_integer(d->count));
+		set_time(dd, "first", d->first_wall_ns);
+		set_time(dd, "last", d->last_wall_ns);
+		json_object_set(dd, "summary_of", json_object_get(d->first, "id"));
+		json_object_set_new(sum, "dedup", dd);
+		json_object_set_new(sum, "time", json_null());
+		agent_emit_alert(a, sum);
+		json_decref(sum);
+	}
+	json_decref(d->first);
+	memset(d, 0, sizeof(*d));
+}
+
+/* True when al repeats an alert of the open window (counted, not to be written). */
+static bool dedup_seen(struct agent *a, uint64_t key, json_t *al)
+{
+	struct dedup_slot *d = &a->dedup[key % DEDUP_SLOTS];
+	uint64_t now = util_now_ns();
+
+	if (d->key == key && now - d->first_wall_ns < DEDUP_WINDOW_NS) {
+		d->count++;
+		d->last_wall_ns = now;
+		a->alerts_deduplicated++;
+		return true;
+	}
+	if (d->key)
+		dedup_flush(a, d);
+	d->key = key;
+	d->count = 1;
+	d->first_wall_ns = d->last_wall_ns = now;
+	json_object_set_new(al, "dedup", json_pack("{s:i}", "count", 1));
+	d->first = al;          /* agent_emit_alert fills its id before we keep it */
+	json_incref(al);
+	return false;
+}
+
+/* Closes the windows that have ended (called from the timer). */
+static void dedup_sweep(struct agent *a, bool all)
+{
+	uint64_t now = util_now_ns();
+
+	for (size_t i = 0; i < DEDUP_SLOTS; i++)
+		if (a->dedup[i].key && (all || now - a->dedup[i].first_wall_ns >= DEDUP_WINDOW_NS))
+			dedup_flush(a, &a->dedup[i]);
+}
+
 static void rule_exec_world_writable(struct agent *a, struct proc *p, const struct vigil_hdr *h)
 {
 	const struct vigil_policy *pol = a->pol;
@@ -276,7 +362,10 @@ static void rule_exec_world_writable(struct agent *a, struct proc *p, const stru
 	jsonx_set_str(f, "path", which);
 	jsonx_set_str(f, "directory", hit);
 	json_object_set_new(al, "file", f);
-	agent_emit_alert(a, al);
+	/* a loop running the same command from /tmp is one alert per window, not thousands */
+	uint64_t key = dedup_key(which, p->sha256, p->argv, p->argv_len, p->uid);
+	if (!dedup_seen(a, key, al))
+		agent_emit_alert(a, al);
 	json_decref(al);
 }
 
@@ -603,6 +692,7 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(o, "records", json_integer((json_int_t)a->records));
 	json_object_set_new(o, "malformed_records", json_integer((json_int_t)a->malformed));
 	json_object_set_new(o, "alerts_written", json_integer((json_int_t)a->alerts_written));
+	json_object_set_new(o, "alerts_deduplicated", json_integer((json_int_t)a->alerts_deduplicated));
 	json_object_set_new(o, "alerts_by_rule", a->alert_counts ? json_deep_copy(a->alert_counts) : json_object());
 	json_object_set_new(o, "events_written", json_integer((json_int_t)a->events_written));
 	json_object_set_new(o, "log_write_failures",
@@ -1082,6 +1172,7 @@ int agent_run(struct agent *a)
 				/* drain first so loss checks see what is really lost */
 				sensors_consume(a->sens);
 				check_loss(a);
+				dedup_sweep(a, false);
 				for (size_t e = 0; e < a->neng; e++)
 					if (vigil_engines[e]->tick)
 						vigil_engines[e]->tick(a->eng[e], util_boot_ns());
@@ -1120,6 +1211,7 @@ int agent_run(struct agent *a)
 	for (int i = 0; i < 64 && sensors_consume(a->sens) >= 4096; i++)
 		;
 	check_loss(a);
+	dedup_sweep(a, true);   /* summaries of open windows before exit */
 	return 0;
 }
 
@@ -1129,6 +1221,8 @@ void agent_free(struct agent *a)
 		return;
 	ctl_server_free(a->ctl);
 	free(a->cmds);
+	for (size_t i = 0; i < DEDUP_SLOTS; i++)
+		json_decref(a->dedup[i].first);
 	for (size_t i = a->neng; i-- > 0;)
 		if (vigil_engines[i]->destroy)
 			vigil_engines[i]->destroy(a->eng[i]);

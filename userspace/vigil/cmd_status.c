@@ -71,12 +71,29 @@ int cmd_status(int argc, char **argv)
 	       json_object_get(caps, "bpf_lsm_error") ? ")" : "",
 	       yesno(caps, "fanotify_perm"), yesno(caps, "xdp"), yesno(caps, "tc_clsact"),
 	       json_string_value(json_object_get(caps, "cgroup2")));
+	/* per sensor: attached/total (the names are in --json) */
 	printf("programs");
-	size_t i;
-	json_array_foreach(json_object_get(r, "programs"), i, v)
-		printf(" %s/%s%s", json_string_value(json_object_get(v, "sensor")),
-		       json_string_value(json_object_get(v, "program")),
-		       json_is_true(json_object_get(v, "attached")) ? "" : "(not attached)");
+	{
+		const char *names[8] = { 0 };
+		int att[8] = { 0 }, tot[8] = { 0 }, n = 0;
+		size_t i;
+
+		json_array_foreach(json_object_get(r, "programs"), i, v) {
+			const char *sn = json_string_value(json_object_get(v, "sensor"));
+			int k;
+			for (k = 0; k < n && strcmp(names[k], sn); k++)
+				;
+			if (k == n && n < 8)
+				names[n++] = sn;
+			if (k < 8) {
+				tot[k]++;
+				att[k] += json_is_true(json_object_get(v, "attached"));
+			}
+		}
+		for (int k = 0; k < n; k++)
+			printf(" %s %d/%d", names[k], att[k], tot[k]);
+		printf(" attached");
+	}
 	printf("\nevents   %.1f/s  total:", json_number_value(json_object_get(r, "events_per_s")));
 	json_object_foreach(json_object_get(r, "events"), k, v)
 		printf(" %s %lld", k, json_integer_value(v));
@@ -98,6 +115,20 @@ int cmd_status(int argc, char **argv)
 	if ((v = json_object_get(r, "aac")))
 		printf("aac      mode %s, backend %s, enforcement %s\n", json_string_value(json_object_get(v, "mode")),
 		       json_string_value(json_object_get(v, "backend")), json_string_value(json_object_get(v, "enforcement")));
+	if ((v = json_object_get(r, "jit")))
+		printf("jit      mode %s, %zu interface(s), %lld grant(s)\n", json_string_value(json_object_get(v, "mode")),
+		       json_array_size(json_object_get(v, "interfaces")), json_integer_value(json_object_get(v, "grants")));
+	if ((v = json_object_get(r, "fim")))
+		printf("fim      %s, baseline %lld entries, %lld alert(s)\n", json_string_value(json_object_get(v, "state")),
+		       json_integer_value(json_object_get(json_object_get(v, "baseline"), "entries")),
+		       json_integer_value(json_object_get(v, "alerts")));
+	if ((v = json_object_get(r, "detections")))
+		printf("detect   %lld rule evaluation(s), %lld alert(s)\n",
+		       json_integer_value(json_object_get(v, "rule_evaluations")),
+		       json_integer_value(json_object_get(v, "alerts_written")));
+	if ((v = json_object_get(r, "forward")))
+		printf("forward  %s\n", json_is_true(json_object_get(v, "enabled")) ?
+		       json_string_value(json_object_get(v, "url")) : "off");
 	json_decref(r);
 	return 0;
 }
