@@ -125,6 +125,8 @@ class Daemon:
                 "--state-dir", self.state_dir, "--run-dir", self.run_dir] + self.args
 
     def start(self, ready_timeout=30):
+        # a restart appends to the same stderr file: wait for one more "ready" than it holds
+        seen = self.stderr().count("vigild: ready")
         self._err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.cmdline(), stdout=self._err, stderr=self._err)
         on_cleanup(self.stop)
@@ -132,7 +134,7 @@ class Daemon:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"vigild exited with {self.proc.returncode}: {self.stderr()}")
-            if "vigild: ready" in self.stderr():
+            if self.stderr().count("vigild: ready") > seen:
                 return self
             time.sleep(0.05)
         raise AssertionError(f"vigild not ready after {ready_timeout}s: {self.stderr()}")

@@ -257,12 +257,13 @@ static bool under_dir(const char *path, const char *dir)
 }
 
 /*
- * De-duplication of identical foundation-rule alerts (same file, content, arguments and
- * user): the first is written at once; repeats inside DEDUP_WINDOW_NS are counted and, when
+ * De-duplication of identical foundation-rule alerts (same file, content, arguments, user
+ * and cgroup): the first is written at once; repeats inside DEDUP_WINDOW_NS are counted and, when
  * the window closes, one summary alert carries dedup.count, first and last.  Direct-mapped,
  * bounded: a colliding key closes the older window early.
  */
-static uint64_t dedup_key(const char *path, const char *sha, const char *argv, size_t argv_len, uint32_t uid)
+static uint64_t dedup_key(const char *path, const char *sha, const char *argv, size_t argv_len, uint32_t uid,
+			  uint64_t cgroup_id)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	const unsigned char *parts[3] = { (const unsigned char *)path, (const unsigned char *)sha,
@@ -277,7 +278,11 @@ static uint64_t dedup_key(const char *path, const char *sha, const char *argv, s
 		h ^= 0xff;
 		h *= 0x100000001b3ull;
 	}
-	return (h ^ uid) | 1;
+	h ^= uid;
+	h *= 0x100000001b3ull;
+	h ^= cgroup_id;     /* another container (or cgroup) is another subject */
+	h *= 0x100000001b3ull;
+	return h | 1;
 }
 
 static void dedup_flush(struct agent *a, struct dedup_slot *d)
@@ -363,7 +368,7 @@ static void rule_exec_world_writable(struct agent *a, struct proc *p, const stru
 	jsonx_set_str(f, "directory", hit);
 	json_object_set_new(al, "file", f);
 	/* a loop running the same command from /tmp is one alert per window, not thousands */
-	uint64_t key = dedup_key(which, p->sha256, p->argv, p->argv_len, p->uid);
+	uint64_t key = dedup_key(which, p->sha256, p->argv, p->argv_len, p->uid, h->cgroup_id);
 	if (!dedup_seen(a, key, al))
 		agent_emit_alert(a, al);
 	json_decref(al);
