@@ -473,3 +473,40 @@ def test_jit_request_through_scored():
 
 
 test_jit_request_through_scored.timeout = 180
+
+
+def test_tls_when_given_a_certificate():
+    import ssl, http.client
+    d = tmpdir("scored-tls-")
+    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "crt.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "self-signed certificate", 0, r.stderr[-300:])
+    sc = Scored()
+    rd = sc.token("ops", "reader")
+    sc.err = open(os.path.join(sc.dir, "stderr.log"), "ab")
+    sc.proc = subprocess.Popen([SCORED, "--db", sc.db, "--listen", f"127.0.0.1:{sc.port}",
+                                "--tls-cert", crt, "--tls-key", key], stdout=sc.err, stderr=sc.err)
+    ctx = ssl.create_default_context(cafile=crt)
+    status, body = None, None
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        check(sc.proc.poll() is None, "vigil-scored running with TLS", None, sc.log())
+        try:
+            c = http.client.HTTPSConnection("127.0.0.1", sc.port, context=ctx, timeout=5)
+            c.request("GET", "/api/v1/score", headers={"Authorization": f"Bearer {rd}"})
+            resp = c.getresponse()
+            status, body = resp.status, json.loads(resp.read())
+            break
+        except (OSError, ssl.SSLError):
+            time.sleep(0.1)
+    check(status == 200 and "percent" in json.dumps(body), "score over verified TLS", 200, (status, body))
+    # plain HTTP to the TLS port is not served
+    c = http.client.HTTPConnection("127.0.0.1", sc.port, timeout=5)
+    try:
+        c.request("GET", "/api/v1/health")
+        plain = c.getresponse().status
+    except (OSError, http.client.HTTPException):
+        plain = None
+    check(plain != 200, "plain HTTP refused on the TLS port", "no 200", plain)
