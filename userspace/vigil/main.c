@@ -31,7 +31,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: vigil COMMAND [ARGS]   (vigil COMMAND --help for details)\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n  --version  print the version\n");
 	fprintf(f, "\nExit status: 0 ok, 1 findings or denied, 2 usage or input error.\n");
 }
 
