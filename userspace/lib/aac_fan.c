@@ -189,20 +189,12 @@ static bool is_loader(pid_t pid)
 static void proc_cgroup(pid_t pid, char *cg, size_t len, struct container_info *ci)
 {
 	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
 
 	cg[0] = 0;
 	memset(ci, 0, sizeof(*ci));
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (util_read_small(path, buf, sizeof(buf)) <= 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
 	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		if (!strncmp(l, "0::", 3)) {
 			snprintf(cg, len, "%.*s", (int)strcspn(l + 3, "\n"), l + 3);

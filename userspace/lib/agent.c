@@ -639,16 +639,9 @@ static long rss_kb(void)
 {
 	char buf[4096];
 	long kb = -1;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (util_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	char *p = strstr(buf, "VmRSS:");
 	if (p)
 		kb = strtol(p + 6, NULL, 10);

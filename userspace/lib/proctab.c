@@ -273,21 +273,6 @@ uint64_t proctab_evictions(const struct proctab *t)
 
 /* ---- /proc seeding ---- */
 
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return (int)n;
-}
-
 static void seed_one(struct proctab *t, const char *proc_root, uint32_t tgid)
 {
 	char path[PATH_MAX], buf[4096], link[PATH_MAX];
@@ -298,7 +283,7 @@ static void seed_one(struct proctab *t, const char *proc_root, uint32_t tgid)
 	uint64_t tick = 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
 
 	snprintf(path, sizeof(path), "%s/%u/stat", proc_root, tgid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (util_read_small(path, buf, sizeof(buf)) <= 0)
 		return;
 	s = strrchr(buf, ')');
 	if (!s)
@@ -334,7 +319,7 @@ static void seed_one(struct proctab *t, const char *proc_root, uint32_t tgid)
 		}
 	}
 	snprintf(path, sizeof(path), "%s/%u/status", proc_root, tgid);
-	if (read_small(path, buf, sizeof(buf)) > 0) {
+	if (util_read_small(path, buf, sizeof(buf)) > 0) {
 		char *u = strstr(buf, "\nUid:");
 		char *g = strstr(buf, "\nGid:");
 		unsigned a, b;
@@ -346,7 +331,7 @@ static void seed_one(struct proctab *t, const char *proc_root, uint32_t tgid)
 			p->gid = a;
 	}
 	snprintf(path, sizeof(path), "%s/%u/loginuid", proc_root, tgid);
-	if (read_small(path, buf, 32) > 0)
+	if (util_read_small(path, buf, 32) > 0)
 		p->loginuid = (uint32_t)strtoul(buf, NULL, 10);
 	snprintf(path, sizeof(path), "%s/%u/exe", proc_root, tgid);
 	n = readlink(path, link, sizeof(link) - 1);
@@ -366,7 +351,7 @@ static void seed_one(struct proctab *t, const char *proc_root, uint32_t tgid)
 	if (n > 0)
 		proc_set_bytes(&p->cwd, NULL, link, n);
 	snprintf(path, sizeof(path), "%s/%u/cmdline", proc_root, tgid);
-	n = read_small(path, buf, VIGIL_ARGV_MAX + 1);
+	n = util_read_small(path, buf, VIGIL_ARGV_MAX + 1);
 	if (n > 0) {
 		if (n >= VIGIL_ARGV_MAX) {
 			n = VIGIL_ARGV_MAX;
@@ -375,7 +360,7 @@ static void seed_one(struct proctab *t, const char *proc_root, uint32_t tgid)
 		proc_set_bytes(&p->argv, &p->argv_len, buf, n);
 	}
 	snprintf(path, sizeof(path), "%s/%u/cgroup", proc_root, tgid);
-	if (read_small(path, buf, sizeof(buf)) > 0) {
+	if (util_read_small(path, buf, sizeof(buf)) > 0) {
 		char *l = strstr(buf, "0::");
 		if (l == buf || (l && l[-1] == '\n')) {
 			char *e = strchr(l, '\n');

@@ -208,21 +208,6 @@ struct sp {
 
 /* ---------- decisions (decision thread) ---------- */
 
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return (int)n;
-}
-
 static bool is_updater(struct sp *s, const char *exe)
 {
 	bool hit = false;
@@ -266,7 +251,7 @@ static uint32_t decide(struct sp *s, const struct fanotify_event_metadata *md)
 		return FAN_ALLOW;
 	}
 	snprintf(p, sizeof(p), "/proc/%d/syscall", md->pid);
-	if (read_small(p, line, sizeof(line)) <= 0 ||
+	if (util_read_small(p, line, sizeof(line)) <= 0 ||
 	    (intent = selfprot_parse_syscall(line, &d.nr, &d.flags, &how)) < 0) {
 		s->internal_errors++;
 		return FAN_ALLOW;
@@ -295,7 +280,7 @@ static uint32_t decide(struct sp *s, const struct fanotify_event_metadata *md)
 	}
 	/* the rest only names the process in the alert: failures leave fields empty */
 	snprintf(p, sizeof(p), "/proc/%d/status", md->pid);
-	if (read_small(p, st, sizeof(st)) > 0) {
+	if (util_read_small(p, st, sizeof(st)) > 0) {
 		char *t = strstr(st, "\nTgid:"), *u = strstr(st, "\nUid:"), *c = strstr(st, "Name:");
 		if (t)
 			d.tgid = (uint32_t)strtoul(t + 6, NULL, 10);
