@@ -1,8 +1,8 @@
 """File integrity monitoring: real-time change kinds with their actor, hard links,
 editor saves, bursts, monitoring gaps, tampered baselines, odd names, CLI."""
-import base64, json, os, subprocess, sys, time
+import base64, hashlib, json, os, subprocess, sys, time
 
-from vigiltest import VIGIL, Daemon, check, helper, mount_tmpfs, policy, run
+from vigiltest import VIGIL, Daemon, check, helper, mount_tmpfs, policy, run, tmpdir
 
 PY = sys.executable
 
@@ -422,3 +422,58 @@ def test_fim_state_dir_tampering():
     own = [x for x in vd.alerts() if x["rule"] == "fim_state_tampered" and x["fim"]["path"] != db]
     check(not own, "no alert for vigild's own state writes", [], [x["fim"] for x in own])
     vd.stop()
+
+
+class ContainerDaemon(Daemon):
+    """vigild the way the DaemonSet runs it: in its own mount namespace, the node's / bound
+    at a host root, and its own view of the node's paths different from the node's (here a
+    decoy tmpfs over the watched tree).  The namespace and its mounts die with vigild."""
+
+    def __init__(self, pol, host_root, decoy_over, **kw):
+        self.host_root, self.decoy_over = host_root, decoy_over
+        super().__init__(pol, args=["--host-root", host_root], **kw)
+
+    def cmdline(self):
+        script = ('set -e; mount --rbind / "$1"; mount -t tmpfs decoy "$2"; '
+                  'mkdir -p "$3"; echo decoy > "$3/conf"; shift 3; exec "$@"')
+        return (["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+                 self.host_root, self.decoy_over, os.path.join(self.decoy_over, "w")] + super().cmdline())
+
+
+def test_fim_through_host_root():
+    """--host-root: FIM baselines and re-reads the node's files below the host root, the file
+    sensor watches the node's inodes, and alerts name the node's paths, even though vigild's
+    own view of the same path (a decoy) differs."""
+    m, w = tree()
+    root = tmpdir("vigil-fim-hostroot-")
+    conf = os.path.join(w, "conf")
+    with ContainerDaemon(fim_policy([{"path": w, "severity": "medium"}]), root, m) as vd:
+        st = wait_monitoring(vd)
+        n = st["baseline"]["entries"]
+        check(n >= 9, "baseline holds the node's tree (the decoy has 2 names)", ">= 9 names", n)
+        # vigild's own view is the decoy: the host root is what it must read
+        r = subprocess.run(["nsenter", "-t", str(vd.proc.pid), "-m", "cat", conf],
+                           capture_output=True, text=True, timeout=10)
+        check(r.stdout == "decoy\n", "vigild's own view of the path is the decoy", "decoy", r.stdout)
+
+        p = sh(f"echo a=2 > {conf}")
+        a = wait_fim(vd, conf, "modified")
+        check_actor(a, p.pid, "write on the node")
+        sha = a["fim"]["changes"].get("sha256", {})
+        want_before = hashlib.sha256(b"a=1\n").hexdigest()
+        want_after = hashlib.sha256(b"a=2\n").hexdigest()
+        check(sha.get("before") == want_before, "sha256 before is the node's baseline content",
+              want_before, sha.get("before"))
+        check(sha.get("after") == want_after, "sha256 after is the node's new content", want_after, sha.get("after"))
+
+        new = os.path.join(w, "sub", "added")
+        sh(f"echo new > {new}")
+        a = wait_fim(vd, new, "added")
+        check(a["fim"]["path"] == new, "added: the node's path", new, a["fim"]["path"])
+
+        # an on-demand check reads the node too: the tree matches the accepted state
+        r = vd.vigil("fim", "check", "--json", timeout=60)
+        check(r.returncode == 1, "vigil fim check: differences", 1, (r.returncode, r.stderr))
+        diffs = {d["path"]: d["kind"] for d in json.loads(r.stdout)["differences"]}
+        want = {conf: "modified", new: "added"}
+        check(diffs == want, "check compares the node's tree with the baseline", want, diffs)

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "posture.h"
+#include "hostfs.h"
 #include "util.h"
 
 struct fx {
@@ -231,6 +232,47 @@ static void test_accounts(void **state)
 	assert_string_equal(status_of(f, "accounts.sudoers_perms", NULL), "unhealthy");
 }
 
+/* In a DaemonSet the node's / is at a host root: the checks read the node's files below it,
+ * host paths in the environment and in sshd's Include resolve there, and a fix changes the
+ * node's file.  The fixture root stands for /host. */
+static void test_host_root(void **state)
+{
+	struct fx *f = *state;
+	char err[256], p[PATH_MAX];
+	json_t *o, *actions = NULL;
+	struct stat st;
+
+	assert_int_equal(hostfs_set_root(f->root, NULL), 0);
+	f->e.etc = "/etc";
+	f->e.sshd_bin = "/usr/sbin/sshd";
+	f->e.path_dirs = "/bin";
+	f->e.suid_dirs = "/bin";
+	f->e.dpkg_dir = "/dpkg";
+	put(f->etc, "ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\n", 0644);
+	put(f->etc, "ssh/sshd_config.d/10-hard.conf", "PermitRootLogin no\n", 0644);
+	assert_string_equal(status_of(f, "ssh.permit_root_login", &o), "healthy");
+	/* the evidence names the node's paths, not the host root's */
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(o, "evidence"), "files"), 1)),
+			    "/etc/ssh/sshd_config.d/10-hard.conf");
+	json_decref(o);
+	put(f->etc, "shadow", "guest::19000:0:99999:7:::\n", 0640);
+	assert_string_equal(status_of(f, "accounts.empty_password", NULL), "unhealthy");
+	put(f->etc, "sudoers", "root ALL=(ALL) ALL\n", 0666);
+	assert_string_equal(status_of(f, "accounts.sudoers_perms", NULL), "unhealthy");
+	put(f->path, "evil", "#!/bin/sh\n", 0777);
+	assert_string_equal(status_of(f, "files.path_world_writable", &o), "unhealthy");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(o, "evidence"),
+									      "world_writable"), 0)), "/bin/evil");
+	json_decref(o);
+	assert_int_equal(posture_fix(&f->e, "accounts.sudoers_perms", false, &actions, err, sizeof(err)), 0);
+	json_decref(actions);
+	snprintf(p, sizeof(p), "%s/sudoers", f->etc);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0440);
+	assert_string_equal(status_of(f, "accounts.sudoers_perms", NULL), "healthy");
+	assert_int_equal(hostfs_set_root("/", NULL), 0);
+}
+
 static void test_path_world_writable(void **state)
 {
 	struct fx *f = *state;
@@ -384,6 +426,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sshd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_path_world_writable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runtime_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_host, setup, teardown),
 		cmocka_unit_test(test_score_from_snapshot),

@@ -36,6 +36,7 @@
 #include "agent.h"
 #include "alert.h"
 #include "engine.h"
+#include "hostfs.h"
 #include "jsonx.h"
 #include "util.h"
 
@@ -128,7 +129,7 @@ static size_t scope_devs(const struct aac_config *c, dev_t *out)
 	struct stat st;
 
 	for (size_t i = 0; i < c->enforce_paths.n && n < AAC_MAX_ENFORCE; i++)
-		if (stat(c->enforce_paths.v[i], &st) == 0)
+		if (hostfs_stat(c->enforce_paths.v[i], &st) == 0)
 			out[n++] = st.st_dev;
 	return n;
 }
@@ -173,23 +174,29 @@ static int content_fd(struct aac *s, int fd, char sha[65], uint8_t md5[16], bool
 	return 0;
 }
 
-/* Opens the first of paths that exists (O_RDONLY) and is the file (want_dev, want_ino) when
+/* Opens proc_link (a /proc/<pid>/exe link, opened as it is) or else host_path (below the
+ * host root), either may be NULL, that exists and is the file (want_dev, want_ino) when
  * want_ino is not 0, and hashes it.  The identity check matters for /proc/<pid>/exe: by the
  * time a record is read the process may have exec'd again, and its link names the new image. */
-static int content_path_id(struct aac *s, const char *const paths[], const char *owner_path, char sha[65],
-			   uint8_t md5[16], bool *md5_ok, struct stat *st, dev_t want_dev, uint64_t want_ino)
+static int content_path_id(struct aac *s, const char *proc_link, const char *host_path, const char *owner_path,
+			   char sha[65], uint8_t md5[16], bool *md5_ok, struct stat *st, dev_t want_dev,
+			   uint64_t want_ino)
 {
 	uint8_t dbmd5[16];
 	bool want = s->dpkg && owner_path && aac_dpkg_owner(s->dpkg, owner_path, dbmd5);
 	int r = -ENOENT;
 
 	*md5_ok = false;
-	for (int i = 0; paths[i]; i++) {
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? host_path : proc_link;
+		int fd;
 		struct stat id;
 
+		if (!path)
+			continue;
+		fd = i ? hostfs_open(path, O_RDONLY | O_NOCTTY, 0) : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0) {
-			r = -errno;
+			r = i ? fd : -errno;
 			continue;
 		}
 		if (want_ino && (fstat(fd, &id) || id.st_ino != want_ino || id.st_dev != want_dev)) {
@@ -207,10 +214,11 @@ static int content_path_id(struct aac *s, const char *const paths[], const char 
 	return r;
 }
 
-static int content_path(struct aac *s, const char *const paths[], const char *owner_path, char sha[65],
-			uint8_t md5[16], bool *md5_ok, struct stat *st)
+/* content_path_id() of a host path. */
+static int content_path(struct aac *s, const char *host_path, char sha[65], uint8_t md5[16], bool *md5_ok,
+			struct stat *st)
 {
-	return content_path_id(s, paths, owner_path, sha, md5, md5_ok, st, 0, 0);
+	return content_path_id(s, NULL, host_path, host_path, sha, md5, md5_ok, st, 0, 0);
 }
 
 /* ---- alerts ---- */
@@ -478,12 +486,11 @@ static int check_self(struct aac *s, const struct aac_config *cfg, const struct 
 	size_t nd = scope_devs(cfg, devs);
 	pid_t pids[3] = { getpid(), peer ? peer->pid : 0, 0 };
 	const char *what[3] = { "vigild itself", "the vigil command", "the shell running vigil" };
-	char link[64], buf[512];
+	char link[PATH_MAX], buf[512];
 
 	if (peer && peer->pid > 0) {
 		FILE *f;
-		snprintf(link, sizeof(link), "/proc/%d/stat", (int)peer->pid);
-		if ((f = fopen(link, "re"))) {
+		if (!hostfs_proc(link, sizeof(link), "/%d/stat", (int)peer->pid) && (f = fopen(link, "re"))) {
 			if (fgets(buf, sizeof(buf), f)) {
 				char *rp = strrchr(buf, ')');
 				int pp = 0;
@@ -495,7 +502,6 @@ static int check_self(struct aac *s, const struct aac_config *cfg, const struct 
 	}
 	for (int i = 0; i < 3; i++) {
 		char path[PATH_MAX], sha[65];
-		const char *paths[2] = { link, NULL };
 		uint8_t md5[16];
 		bool md5_ok;
 		struct stat st;
@@ -505,14 +511,15 @@ static int check_self(struct aac *s, const struct aac_config *cfg, const struct 
 
 		if (pids[i] <= 0)
 			continue;
-		snprintf(link, sizeof(link), "/proc/%d/exe", (int)pids[i]);
+		if (hostfs_proc(link, sizeof(link), "/%d/exe", (int)pids[i]))
+			continue;
 		n = readlink(link, path, sizeof(path) - 1);
 		if (n <= 0)
 			continue;
 		path[n] = 0;
 		if (stat(link, &st) || !in_scope(devs, nd, st.st_dev))
 			continue;
-		if (content_path(s, paths, path, sha, md5, &md5_ok, &st))
+		if (content_path_id(s, link, NULL, path, sha, md5, &md5_ok, &st, 0, 0))
 			continue;
 		sub.path = path;
 		sub.sha256 = sha;
@@ -608,7 +615,7 @@ static void sensor_decide(struct aac *s, struct proc *p, const struct vigil_hdr 
 	struct aac_verdict v;
 	struct stat st;
 
-	if (!fileless && stat(path, &st) == 0) {
+	if (!fileless && hostfs_stat(path, &st) == 0) {
 		sub.dev = st.st_dev;
 		sub.ino = st.st_ino;
 		sub.nlink = st.st_nlink;
@@ -631,8 +638,7 @@ static void aac_on_record(void *st, const struct vigil_hdr *h, const void *rec, 
 	struct aac *s = st;
 	const struct vigil_exec *ev = rec;
 	bool fileless, enforce_path;
-	char exe_link[64];
-	const char *paths[3];
+	char exe_link[PATH_MAX];
 	char sha[65] = "";
 	uint8_t md5[16];
 	bool md5_ok = false;
@@ -642,14 +648,12 @@ static void aac_on_record(void *st, const struct vigil_hdr *h, const void *rec, 
 		return;
 	fileless = ev->hdr.flags & (VIGIL_F_EXE_MEMFD | VIGIL_F_EXE_TMPFILE | VIGIL_F_EXE_DELETED);
 	if (!fileless && !in_scope(s->scope, s->nscope, util_kdev_to_dev(ev->exe_dev)) &&
-	    !(p->script && stat(p->script, &stt) == 0 && in_scope(s->scope, s->nscope, stt.st_dev)))
+	    !(p->script && hostfs_stat(p->script, &stt) == 0 && in_scope(s->scope, s->nscope, stt.st_dev)))
 		return;
 	/* content: /proc/<pid>/exe reaches memfds and unlinked files; md5 only for dpkg-owned paths */
-	snprintf(exe_link, sizeof(exe_link), "/proc/%u/exe", ev->hdr.tgid);
-	paths[0] = exe_link;
-	paths[1] = fileless ? NULL : p->exe;
-	paths[2] = NULL;
-	if (content_path_id(s, paths, fileless ? NULL : p->exe, sha, md5, &md5_ok, &stt,
+	if (hostfs_proc(exe_link, sizeof(exe_link), "/%u/exe", ev->hdr.tgid))
+		exe_link[0] = 0;
+	if (content_path_id(s, exe_link[0] ? exe_link : NULL, fileless ? NULL : p->exe, fileless ? NULL : p->exe, sha, md5, &md5_ok, &stt,
 			    util_kdev_to_dev(ev->exe_dev), ev->exe_ino)) {
 		/* the image is gone or replaced: the agent hashed it with the same identity check */
 		sha[0] = 0;
@@ -670,10 +674,9 @@ static void aac_on_record(void *st, const struct vigil_hdr *h, const void *rec, 
 		if (aac_learn_add(s->learn, &o) == -ENOMEM)
 			s->learn_errors++;
 		if (p->script) {
-			const char *sp[2] = { p->script, NULL };
 			char ssha[65] = "";
 			bool sm;
-			if (!content_path(s, sp, p->script, ssha, md5, &sm, &stt)) {
+			if (!content_path(s, p->script, ssha, md5, &sm, &stt)) {
 				pkg = aac_dpkg_owner(s->dpkg, p->script, dbmd5);
 				o.path = p->script;
 				o.sha256 = ssha;
@@ -709,10 +712,9 @@ static void aac_on_record(void *st, const struct vigil_hdr *h, const void *rec, 
 		return;
 	sensor_decide(s, p, h, p->exe, sha, md5_ok ? md5 : NULL, fileless, false, NULL);
 	if (p->script) {
-		const char *sp[2] = { p->script, NULL };
 		char ssha[65] = "";
 		bool sm;
-		if (!content_path(s, sp, p->script, ssha, md5, &sm, &stt) && in_scope(s->scope, s->nscope, stt.st_dev))
+		if (!content_path(s, p->script, ssha, md5, &sm, &stt) && in_scope(s->scope, s->nscope, stt.st_dev))
 			sensor_decide(s, p, h, p->script, ssha, sm ? md5 : NULL, false, true, p->exe);
 	}
 }

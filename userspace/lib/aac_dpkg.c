@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "aac.h"
+#include "hostfs.h"
 
 struct dent {
 	uint64_t h;                 /* 0 = empty slot */
@@ -135,7 +136,7 @@ static char *read_installed(const char *admin, size_t *len)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/status", admin);
-	f = fopen(path, "re");
+	f = hostfs_fopen(path);
 	if (!f || !out) {
 		if (f)
 			fclose(f);
@@ -184,7 +185,7 @@ static int read_pkg(struct aac_dpkg *d, const char *info, const char *file, uint
 	int r = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", info, file);
-	if (!(f = fopen(path, "re")))
+	if (!(f = hostfs_fopen(path)))
 		return 0;
 	while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -226,7 +227,7 @@ struct aac_dpkg *aac_dpkg_load(const char *admin_dir)
 	if (!d)
 		return NULL;
 	snprintf(info, sizeof(info), "%s/info", admin_dir);
-	if (!(dir = opendir(info))) {
+	if (!(dir = hostfs_opendir(info))) {
 		e = errno;
 		goto fail;
 	}

@@ -36,6 +36,7 @@
 
 #include "aac.h"
 #include "container.h"
+#include "hostfs.h"
 #include "util.h"
 
 #define CACHE_SLOTS   8192
@@ -171,11 +172,12 @@ static void cinit(struct centry *e, const struct stat *st)
 
 static bool is_loader(pid_t pid)
 {
-	char link[64], exe[PATH_MAX];
+	char link[PATH_MAX], exe[PATH_MAX];
 	ssize_t n;
 	const char *b;
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (hostfs_proc(link, sizeof(link), "/%d/exe", (int)pid))
+		return false;
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return false;
@@ -188,12 +190,11 @@ static bool is_loader(pid_t pid)
 
 static void proc_cgroup(pid_t pid, char *cg, size_t len, struct container_info *ci)
 {
-	char path[64], buf[4096];
+	char path[PATH_MAX], buf[4096];
 
 	cg[0] = 0;
 	memset(ci, 0, sizeof(*ci));
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (util_read_small(path, buf, sizeof(buf)) <= 0)
+	if (hostfs_proc(path, sizeof(path), "/%d/cgroup", (int)pid) || util_read_small(path, buf, sizeof(buf)) <= 0)
 		return;
 	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		if (!strncmp(l, "0::", 3)) {
@@ -503,7 +504,7 @@ static bool is_mount_point(const char *path)
 	if (!strcmp(path, "/"))
 		return true;
 	snprintf(parent, sizeof(parent), "%s/..", path);
-	return stat(path, &a) == 0 && stat(parent, &b) == 0 && (a.st_dev != b.st_dev || a.st_ino == b.st_ino);
+	return hostfs_stat(path, &a) == 0 && hostfs_stat(parent, &b) == 0 && (a.st_dev != b.st_dev || a.st_ino == b.st_ino);
 }
 
 static bool has_mark(const struct mark *m, size_t n, const char *path)
@@ -541,11 +542,11 @@ int aac_fan_configure(struct aac_fan *f, const struct aac_config *cfg, const str
 		}
 		snprintf(nm[nn].path, sizeof(nm[nn].path), "%s", p);
 		nm[nn].flags = FAN_MARK_FILESYSTEM;
-		if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, AT_FDCWD, p)) {
+		/* a filesystem mark: below a host root a mount mark would sit on our bind mount, not the host's */
+		if (hostfs_fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, p)) {
 			nm[nn].flags = FAN_MARK_MOUNT;
-			if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MASK, AT_FDCWD, p)) {
-				r = -errno;
-				snprintf(err, errlen, "aac: cannot place a fanotify mark on %s: %s", p, strerror(errno));
+			if ((r = hostfs_fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MASK, p))) {
+				snprintf(err, errlen, "aac: cannot place a fanotify mark on %s: %s", p, strerror(-r));
 				goto undo;
 			}
 		}
@@ -565,7 +566,7 @@ int aac_fan_configure(struct aac_fan *f, const struct aac_config *cfg, const str
 	/* 3. old marks that are no longer wanted */
 	for (size_t j = 0; j < f->nmarks; j++)
 		if (!has_mark(nm, nn, f->marks[j].path))
-			fanotify_mark(f->fd, FAN_MARK_REMOVE | f->marks[j].flags, FAN_MASK, AT_FDCWD, f->marks[j].path);
+			hostfs_fanotify_mark(f->fd, FAN_MARK_REMOVE | f->marks[j].flags, FAN_MASK, f->marks[j].path);
 	memcpy(f->marks, nm, nn * sizeof(nm[0]));
 	f->nmarks = nn;
 	pthread_rwlock_unlock(&f->cfg_lock);
@@ -573,7 +574,7 @@ int aac_fan_configure(struct aac_fan *f, const struct aac_config *cfg, const str
 undo:
 	for (size_t i = 0; i < nn; i++)
 		if (!has_mark(f->marks, f->nmarks, nm[i].path))
-			fanotify_mark(f->fd, FAN_MARK_REMOVE | nm[i].flags, FAN_MASK, AT_FDCWD, nm[i].path);
+			hostfs_fanotify_mark(f->fd, FAN_MARK_REMOVE | nm[i].flags, FAN_MASK, nm[i].path);
 	pthread_rwlock_unlock(&f->cfg_lock);
 	return r;
 }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "aac.h"
+#include "hostfs.h"
 #include "jsonx.h"
 #include "util.h"
 
@@ -443,7 +444,7 @@ void aac_decide(const struct aac_config *cfg, const struct aac_dpkg *dpkg,
 			} else if (!s->fileless && s->nlink > 1 && have_sha && !strcmp(s->sha256, r->sha256)) {
 				/* a hard link: the same file as the one the rule names */
 				struct stat st;
-				m = stat(r->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino;
+				m = hostfs_stat(r->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino;
 			}
 			break;
 		case AAC_RULE_GLOB:
@@ -484,7 +485,7 @@ bool aac_path_risky(const char *path, char *why, size_t len)
 		snprintf(why, len, "not a regular path");
 		return true;
 	}
-	if (stat(path, &st) == 0) {
+	if (hostfs_stat(path, &st) == 0) {
 		if (st.st_mode & S_IWOTH) {
 			snprintf(why, len, "file is world-writable");
 			return true;
@@ -505,7 +506,7 @@ bool aac_path_risky(const char *path, char *why, size_t len)
 			slash[1] = 0;
 		else
 			*slash = 0;
-		if (stat(dir, &st) == 0) {
+		if (hostfs_stat(dir, &st) == 0) {
 			/* a sticky world-writable ancestor (/tmp) cannot have its root-owned entries
 			 * replaced; the directory holding the binary itself is risky either way */
 			if ((st.st_mode & S_IWOTH) && (parent || !(st.st_mode & S_ISVTX) || child.st_uid != 0)) {

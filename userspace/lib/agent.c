@@ -27,6 +27,7 @@
 #include "detect.h"
 #include "fim.h"
 #include "hashcache.h"
+#include "hostfs.h"
 #include "hostroot.h"
 #include "jsonx.h"
 #include "k8s.h"
@@ -218,9 +219,9 @@ static struct proc *actor(struct agent *a, const struct vigil_hdr *h)
 		memcpy(p->comm, h->comm, sizeof(p->comm));
 	if (!p->exe && !p->seeded) {
 		/* never saw this process start: ask /proc once (it may be gone already) */
-		char link[64], buf[PATH_MAX];
-		snprintf(link, sizeof(link), "%s/%u/exe", a->o.proc_root, h->tgid);
-		ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+		char link[PATH_MAX], buf[PATH_MAX];
+		ssize_t n = hostfs_proc(link, sizeof(link), "/%u/exe", h->tgid) ? -1 :
+			    readlink(link, buf, sizeof(buf) - 1);
 		if (n > 0)
 			proc_set_bytes(&p->exe, &p->exe_len, buf, n);
 		p->uid = h->uid;
@@ -378,15 +379,16 @@ static void rule_exec_world_writable(struct agent *a, struct proc *p, const stru
 
 static void hash_exe(struct agent *a, struct proc *p, const struct vigil_exec *ev)
 {
-	char path[64];
+	char path[PATH_MAX];
 	int r;
 
 	p->sha256[0] = 0;
 	/* /proc/<pid>/exe reaches the file even in another mount namespace, memfd or deleted */
-	snprintf(path, sizeof(path), "%s/%u/exe", a->o.proc_root, ev->hdr.tgid);
-	r = hashcache_file(a->hc, path, util_kdev_to_dev(ev->exe_dev), ev->exe_ino, p->sha256);
+	r = hostfs_proc(path, sizeof(path), "/%u/exe", ev->hdr.tgid);
+	if (!r)
+		r = hashcache_file(a->hc, path, util_kdev_to_dev(ev->exe_dev), ev->exe_ino, p->sha256);
 	if (r && p->exe && p->exe[0] == '/')
-		r = hashcache_file(a->hc, p->exe, util_kdev_to_dev(ev->exe_dev), ev->exe_ino, p->sha256);
+		r = hashcache_host_file(a->hc, p->exe, util_kdev_to_dev(ev->exe_dev), ev->exe_ino, p->sha256);
 	if (r)
 		p->sha256[0] = 0;
 }
@@ -974,6 +976,10 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 	a->lock_fd = a->epfd = a->sigfd = a->timerfd = -1;
 	a->start_wall_ns = util_now_ns();
 	err[0] = 0;
+	if ((r = hostfs_set_root(a->o.host_root, a->o.proc_root))) {
+		snprintf(err, errlen, "host root %s: %s", a->o.host_root, strerror(-r));
+		goto fail;
+	}
 
 	if (geteuid() != 0) {
 		snprintf(err, errlen, "vigild must run as root (it loads BPF programs)");

@@ -25,6 +25,7 @@
 
 #include "detect_int.h"
 #include "engine.h"
+#include "hostfs.h"
 #include "event.h"
 #include "jsonx.h"
 #include "paths.h"
@@ -284,13 +285,12 @@ static void det_env(struct det *d, const struct vigil_policy *pol)
 	d->env.exe = d->exe;
 	d->env.self_tgid = getpid();
 	for (int i = 0; i < VIGIL_NS_MAX; i++) {
-		char p[64];
+		char p[PATH_MAX];
 		struct stat sb;
 
 		/* init's namespaces are the host's; where init's are unreadable (a hardened
 		 * or minimal init), vigild's own, which run on the host */
-		snprintf(p, sizeof(p), "/proc/1/ns/%s", ns[i]);
-		if (stat(p, &sb)) {
+		if (hostfs_proc(p, sizeof(p), "/1/ns/%s", ns[i]) || stat(p, &sb)) {
 			snprintf(p, sizeof(p), "/proc/self/ns/%s", ns[i]);
 			if (stat(p, &sb))
 				sb.st_ino = 0;
@@ -371,7 +371,7 @@ static int set_read_inodes(struct det *d)
 	for (size_t i = 0; i < d->read_paths.n; i++) {
 		struct stat sb;
 
-		if (stat(d->read_paths.v[i], &sb))
+		if (hostfs_stat(d->read_paths.v[i], &sb))
 			continue;     /* absent now: the periodic re-stat picks it up */
 		k.dev = util_dev_to_kdev(sb.st_dev);
 		k.ino = sb.st_ino;
@@ -535,13 +535,12 @@ static void pending_release(struct det *d, size_t i)
 static int target_uid(struct det *d, uint32_t pid, const char **exe)
 {
 	struct proc *t = proctab_lookup(agent_proctab(d->a), pid);
-	char path[64], line[256];
+	char path[PATH_MAX], line[256];
 	int uid = -1;
 	FILE *f;
 
 	*exe = t ? t->exe : NULL;
-	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	if ((f = fopen(path, "re"))) {
+	if (!hostfs_proc(path, sizeof(path), "/%u/status", pid) && (f = fopen(path, "re"))) {
 		while (fgets(line, sizeof(line), f))
 			if (sscanf(line, "Uid: %d", &uid) == 1)
 				break;

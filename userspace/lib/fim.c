@@ -31,6 +31,7 @@
 #include "engine.h"
 #include "event.h"
 #include "fim.h"
+#include "hostfs.h"
 #include "jsonx.h"
 #include "log.h"
 #include "util.h"
@@ -922,14 +923,13 @@ static void mark(struct fim *f, const char *path, const struct vigil_file *ev, b
 /* Does process tgid hold an open fd on (dev, ino)? Writers with very many fds count as open. */
 static bool holds_open(uint32_t tgid, uint64_t kdev, uint64_t ino)
 {
-	char dir[64], fp[64 + 256];
+	char dir[PATH_MAX], fp[PATH_MAX + 256];
 	struct dirent *de;
 	DIR *d;
 	int n = 0;
 	bool open = false;
 
-	snprintf(dir, sizeof(dir), "/proc/%u/fd", tgid);
-	if (!(d = opendir(dir)))
+	if (hostfs_proc(dir, sizeof(dir), "/%u/fd", tgid) || !(d = opendir(dir)))
 		return false;           /* gone: it closed everything */
 	while ((de = readdir(d))) {
 		struct stat st;
@@ -1040,7 +1040,7 @@ static void check_subtree(struct fim *f, const char *dir, struct pending *p)
 	}
 	free(v);
 	/* new names: walk what is there (bounded by the specs and max_files) */
-	if ((d = opendir(dir))) {
+	if ((d = hostfs_opendir(dir))) {
 		while ((de = readdir(d))) {
 			char child[PATH_MAX];
 			struct stat st;
@@ -1053,7 +1053,7 @@ static void check_subtree(struct fim *f, const char *dir, struct pending *p)
 			if (known(f, child) || fim_spec_match(f->cfg, child) < 0 || pend_find(f, child))
 				continue;
 			check_path(f, child, p, "realtime");
-			if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+			if (hostfs_lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
 				check_subtree(f, child, p);
 		}
 		closedir(d);
@@ -1083,7 +1083,7 @@ static void process_pending(struct fim *f)
 			if (open_now) {
 				/* long-lived writer: hash once the file stopped changing for quiet_ms */
 				uint64_t m = mono_ns();
-				if (lstat(p->path, &st) == 0 &&
+				if (hostfs_lstat(p->path, &st) == 0 &&
 				    (st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec != p->seen_mtime ||
 				     (uint64_t)st.st_size != p->seen_size || !p->stable_since)) {
 					p->seen_mtime = st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
@@ -1099,7 +1099,7 @@ static void process_pending(struct fim *f)
 			}
 		}
 		check_path(f, p->path, p, "realtime");
-		if (lstat(p->path, &st) == 0 ? S_ISDIR(st.st_mode) : false) {
+		if (hostfs_lstat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
 			if (p->ops & ((1u << VIGIL_FOP_RENAME) | (1u << VIGIL_FOP_MKDIR)))
 				check_subtree(f, p->path, p);
 		} else if (p->ops & ((1u << VIGIL_FOP_RENAME) | (1u << VIGIL_FOP_RMDIR) | (1u << VIGIL_FOP_UNLINK))) {
@@ -1149,10 +1149,10 @@ static json_t *actor_snapshot(struct fim *f, const struct vigil_hdr *h, struct p
 		/* a process vigild never saw start: fill it from /proc while it is there */
 		p = proctab_get(agent_proctab(f->a), h->tgid, h->start_ns);
 		if (p && !p->exe) {
-			char link[64], buf[PATH_MAX];
+			char link[PATH_MAX], buf[PATH_MAX];
 			ssize_t n;
-			snprintf(link, sizeof(link), "/proc/%u/exe", h->tgid);
-			if ((n = readlink(link, buf, sizeof(buf) - 1)) > 0)
+			if (!hostfs_proc(link, sizeof(link), "/%u/exe", h->tgid) &&
+			    (n = readlink(link, buf, sizeof(buf) - 1)) > 0)
 				proc_set_bytes(&p->exe, &p->exe_len, buf, (size_t)n);
 			memcpy(p->comm, h->comm, sizeof(p->comm));
 			p->uid = h->uid;

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "fim.h"
+#include "hostfs.h"
 #include "jsonx.h"
 #include "util.h"
 
@@ -309,7 +310,7 @@ static int cmp_str(const void *a, const void *b)
 static char *read_xattrs(const char *path)
 {
 	char names[8192], *v[128], *out = NULL;
-	ssize_t n = llistxattr(path, names, sizeof(names));
+	ssize_t n = hostfs_llistxattr(path, names, sizeof(names));
 	size_t nv = 0, len = 0, cap = 0;
 
 	if (n <= 0)
@@ -319,7 +320,7 @@ static char *read_xattrs(const char *path)
 	qsort(v, nv, sizeof(*v), cmp_str);
 	for (size_t i = 0; i < nv; i++) {
 		unsigned char val[4096];
-		ssize_t m = lgetxattr(path, v[i], val, sizeof(val));
+		ssize_t m = hostfs_lgetxattr(path, v[i], val, sizeof(val));
 		char *b64;
 		size_t need;
 
@@ -400,36 +401,34 @@ int fim_entry_read_buf(const char *path, bool hash, struct fim_entry *e,
 		       unsigned char *buf, size_t buflen, EVP_MD_CTX *ctx)
 {
 	struct stat st;
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	e->next_ino = NO_IDX;
-	if (lstat(path, &st))
-		return -errno;
+	if ((r = hostfs_lstat(path, &st)))
+		return r;
 	if (!(e->path = strdup(path)))
 		return -ENOMEM;
 	fill_stat(e, &st);
 	if (S_ISLNK(st.st_mode)) {
 		char t[PATH_MAX];
-		ssize_t n = readlink(path, t, sizeof(t) - 1);
-		if (n >= 0) {
-			t[n] = 0;
+		ssize_t n = hostfs_readlink(path, t, sizeof(t));
+		if (n >= 0)
 			e->link = strdup(t);
-		} else {
-			e->err = errno;
-		}
+		else
+			e->err = (int)-n;
 	}
 	e->xattrs = read_xattrs(path);
 	if (hash && S_ISREG(st.st_mode)) {
 		/* O_NONBLOCK: a FIFO swapped in after lstat must not hang the scan */
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0 && errno == EPERM)
-			fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		int fd = hostfs_open(path, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_NONBLOCK, 0);
+		if (fd == -EPERM)
+			fd = hostfs_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 		if (fd < 0) {
-			e->err = errno;
+			e->err = -fd;
 			return 0;
 		}
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-			int r;
 			posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 			r = hash_fd(fd, buf, buflen, ctx, e->sha);
 			if (r)
@@ -647,7 +646,7 @@ size_t fim_compare(const struct fim_config *cfg, struct fim_db *ref, struct fim_
 void fim_host_identity(char machine_id[64], char hostname[256])
 {
 	struct utsname un;
-	FILE *f = fopen("/etc/machine-id", "re");
+	FILE *f = hostfs_fopen("/etc/machine-id");
 
 	machine_id[0] = 0;
 	if (f) {

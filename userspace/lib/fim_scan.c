@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "fim.h"
+#include "hostfs.h"
 
 #define HASH_BUF      (256 * 1024)
 #define WARN_MAX      50           /* warnings kept per scan; the rest are counted */
@@ -104,7 +106,7 @@ static int walk(struct walk *w, const char *path, const struct stat *st, int dep
 			return 0;
 	}
 	w->dirs++;
-	if (!(d = opendir(path))) {
+	if (!(d = hostfs_opendir(path))) {
 		warn(w, "%s: cannot read directory: %s (the scan goes on)", path, strerror(errno));
 		return 0;
 	}
@@ -118,7 +120,8 @@ static int walk(struct walk *w, const char *path, const struct stat *st, int dep
 			warn(w, "%s/...: %s", path, "name too long, not scanned");
 			continue;
 		}
-		if (lstat(child, &cst))
+		/* one name below an open directory: no symlink on the way, host root or not */
+		if (fstatat(dirfd(d), de->d_name, &cst, AT_SYMLINK_NOFOLLOW))
 			continue;          /* vanished */
 		walk(w, child, &cst, depth < 0 ? -1 : depth - 1, root_dev);
 	}
@@ -129,12 +132,13 @@ static int walk(struct walk *w, const char *path, const struct stat *st, int dep
 static void walk_root(struct walk *w, const char *root, bool recursive)
 {
 	struct stat st;
+	int r = hostfs_lstat(root, &st);
 
-	if (lstat(root, &st)) {
-		if (errno == ENOENT)
+	if (r) {
+		if (r == -ENOENT)
 			warn(w, "%s: %s", root, "does not exist (watched when it appears)");
 		else
-			warn(w, "%s: %s", root, strerror(errno));
+			warn(w, "%s: %s", root, strerror(-r));
 		return;
 	}
 	walk(w, root, &st, recursive ? -1 : 1, st.st_dev);
@@ -207,7 +211,7 @@ int fim_scan(const struct fim_config *cfg, const char *const *scope, size_t nsco
 	if (scope) {
 		for (size_t i = 0; i < nscope && !w.full && !w.err; i++) {
 			struct stat s;
-			if (lstat(scope[i], &s) == 0)
+			if (hostfs_lstat(scope[i], &s) == 0)
 				walk(&w, scope[i], &s, -1, s.st_dev);
 		}
 	} else {
@@ -219,7 +223,7 @@ int fim_scan(const struct fim_config *cfg, const char *const *scope, size_t nsco
 				walk_root(&w, sp->path, sp->recursive);
 				continue;
 			}
-			if (glob(sp->path, GLOB_NOSORT, NULL, &g)) {
+			if (hostfs_glob(sp->path, GLOB_NOSORT, &g)) {
 				warn(&w, "%s: %s", sp->path, "matches nothing yet (watched when a match appears)");
 				continue;
 			}

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "hashcache.h"
+#include "hostfs.h"
 #include "util.h"
 
 struct hentry {
@@ -92,27 +93,18 @@ static size_t slot_of(const struct hashcache *c, dev_t dev, uint64_t ino)
 	return (h >> 17) % c->max;
 }
 
-int hashcache_file(struct hashcache *c, const char *path, dev_t dev, uint64_t ino, char hex[65])
+int hashcache_fd(struct hashcache *c, int fd, dev_t dev, uint64_t ino, char hex[65])
 {
 	struct stat st;
 	struct hentry *e;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		r = -errno;
-		goto out;
-	}
-	if ((dev && st.st_dev != dev) || (ino && st.st_ino != ino)) {
-		r = -ESTALE;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto out;
-	}
+	if ((dev && st.st_dev != dev) || (ino && st.st_ino != ino))
+		return -ESTALE;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
 	e = &c->e[slot_of(c, st.st_dev, st.st_ino)];
 	int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
 	int64_t ct = (int64_t)st.st_ctim.tv_sec * 1000000000ll + st.st_ctim.tv_nsec;
@@ -120,8 +112,7 @@ int hashcache_file(struct hashcache *c, const char *path, dev_t dev, uint64_t in
 	    e->mtime_ns == mt && e->ctime_ns == ct) {
 		memcpy(hex, e->hex, 65);
 		c->hits++;
-		r = 0;
-		goto out;
+		return 0;
 	}
 	c->misses++;
 	r = sha256_fd(fd, hex);
@@ -134,7 +125,27 @@ int hashcache_file(struct hashcache *c, const char *path, dev_t dev, uint64_t in
 		e->ctime_ns = ct;
 		memcpy(e->hex, hex, 65);
 	}
-out:
+	return r;
+}
+
+int hashcache_file(struct hashcache *c, const char *path, dev_t dev, uint64_t ino, char hex[65])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), r;
+
+	if (fd < 0)
+		return -errno;
+	r = hashcache_fd(c, fd, dev, ino, hex);
+	close(fd);
+	return r;
+}
+
+int hashcache_host_file(struct hashcache *c, const char *path, dev_t dev, uint64_t ino, char hex[65])
+{
+	int fd = hostfs_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0), r;
+
+	if (fd < 0)
+		return fd;
+	r = hashcache_fd(c, fd, dev, ino, hex);
 	close(fd);
 	return r;
 }

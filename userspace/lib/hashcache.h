@@ -22,13 +22,17 @@ void hashcache_free(struct hashcache *c);
 int sha256_fd(int fd, char hex[65]);
 
 /*
- * Hex SHA-256 of the file at path, which must be the file identified by
- * (dev, ino) (userspace dev_t): the file is opened O_RDONLY|O_NOFOLLOW... and
- * fstat-checked so a different file at the same path is never hashed in its
- * place.  Cached by (dev, ino, size, mtime, ctime).  Returns 0, -ESTALE when
- * the path now names another file, or -errno.
+ * Hex SHA-256 of the open file fd, which must be the file identified by
+ * (dev, ino) (userspace dev_t; 0 = any): fstat-checked so a different file is
+ * never hashed in its place.  Cached by (dev, ino, size, mtime, ctime).  The fd
+ * stays the caller's.  Returns 0, -ESTALE when fd is another file, -EINVAL when
+ * it is not a regular file, or -errno.
  */
+int hashcache_fd(struct hashcache *c, int fd, dev_t dev, uint64_t ino, char hex[65]);
+/* Same for the file at path opened as it is (a /proc/<pid>/exe link). */
 int hashcache_file(struct hashcache *c, const char *path, dev_t dev, uint64_t ino, char hex[65]);
+/* Same for a host path, opened below the host root (hostfs_open). */
+int hashcache_host_file(struct hashcache *c, const char *path, dev_t dev, uint64_t ino, char hex[65]);
 
 uint64_t hashcache_hits(const struct hashcache *c);
 uint64_t hashcache_misses(const struct hashcache *c);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "aac.h"
+#include "hostfs.h"
 #include "jit.h"
 #include "policy.h"
 #include "posture.h"
@@ -358,7 +359,7 @@ struct sshd_cfg {
  * and a Match block lasts to the end of its file. */
 static void sshd_parse(const struct posture_env *e, const char *path, struct sshd_cfg *c, int depth)
 {
-	char *text = util_read_file(path, 1 << 20, NULL), *save = NULL;
+	char *text = hostfs_read_file(path, 1 << 20, NULL), *save = NULL;
 
 	if (!text)
 		return;
@@ -384,7 +385,7 @@ static void sshd_parse(const struct posture_env *e, const char *path, struct ssh
 				snprintf(pat, sizeof(pat), "%s", v);
 			else
 				snprintf(pat, sizeof(pat), "%s/ssh/%s", e->etc, v);
-			if (glob(pat, 0, NULL, &g) == 0) {
+			if (hostfs_glob(pat, 0, &g) == 0) {
 				for (size_t i = 0; i < g.gl_pathc; i++)
 					sshd_parse(e, g.gl_pathv[i], c, depth + 1);
 				globfree(&g);
@@ -404,14 +405,16 @@ static bool sshd_load(const struct posture_env *e, struct sshd_cfg *c, struct po
 
 	memset(c, 0, sizeof(*c));
 	snprintf(path, sizeof(path), "%s/ssh/sshd_config", e->etc);
-	if (access(e->sshd_bin, F_OK) && access(path, F_OK)) {
+	if (!hostfs_exists(e->sshd_bin) && !hostfs_exists(path)) {
 		reason(f, SCORE_NOT_APPLICABLE, "sshd is not installed (no %s, no %s)", e->sshd_bin, path);
 		return false;
 	}
-	if (access(path, R_OK)) {
-		reason(f, SCORE_UNKNOWN, "cannot read %s: %s", path, strerror(errno));
+	int fd = hostfs_open(path, O_RDONLY, 0);
+	if (fd < 0) {
+		reason(f, SCORE_UNKNOWN, "cannot read %s: %s", path, strerror(-fd));
 		return false;
 	}
+	close(fd);
 	c->files = json_array();
 	sshd_parse(e, path, c, 0);
 	return true;
@@ -512,7 +515,7 @@ static json_t *perm_paths(const struct posture_env *e, const struct perm_req *re
 			DIR *d;
 			struct dirent *de;
 			snprintf(p, sizeof(p), "%s/sudoers.d", e->etc);
-			if ((d = opendir(p))) {
+			if ((d = hostfs_opendir(p))) {
 				while ((de = readdir(d))) {
 					char q[PATH_MAX + 256];
 					/* sudo skips names with '.' or ending in '~' */
@@ -543,16 +546,17 @@ static void check_perms(const struct posture_env *e, const struct posture_rec *r
 		struct stat st;
 		char why[128], mode[8];
 
-		if (lstat(p, &st)) {
-			if (errno == ENOENT && q->optional)
+		int rc = hostfs_lstat(p, &st);
+		if (rc) {
+			if (rc == -ENOENT && q->optional)
 				continue;
-			if (errno == ENOENT) {
+			if (rc == -ENOENT) {
 				json_object_set_new(ev, p, json_null());
 				snprintf(msg, sizeof(msg), "%s is missing", p);
 				bad++;
 				continue;
 			}
-			reason(f, SCORE_UNKNOWN, "cannot stat %s: %s", p, strerror(errno));
+			reason(f, SCORE_UNKNOWN, "cannot stat %s: %s", p, strerror(-rc));
 			json_decref(ev);
 			goto out;
 		}
@@ -595,8 +599,14 @@ static int fix_perms(const struct posture_env *e, const struct posture_rec *r, b
 		struct stat st;
 		char why[128], msg[PATH_MAX + 64];
 
-		if (lstat(p, &st) || !S_ISREG(st.st_mode) || perm_ok(q, &st, why, sizeof(why)))
+		/* the fix applies to the file that was checked, never to what a symlink swapped in names */
+		int fd = hostfs_open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+		if (fd < 0)
 			continue;
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode) || perm_ok(q, &st, why, sizeof(why))) {
+			close(fd);
+			continue;
+		}
 		gid_t gid = st.st_gid;
 		if (gid != 0) {
 			struct group *g = q->group_shadow ? getgrgid(gid) : NULL;
@@ -606,13 +616,13 @@ static int fix_perms(const struct posture_env *e, const struct posture_rec *r, b
 		mode_t mode = st.st_mode & 0777 & ~q->forbidden;
 		snprintf(msg, sizeof(msg), "chown root:%u %s; chmod %04o %s", (unsigned)gid, p, (unsigned)mode, p);
 		json_array_append_new(actions, json_string(msg));
-		if (dry_run)
-			continue;
-		if (chown(p, 0, gid) || chmod(p, mode)) {
+		if (!dry_run && (fchown(fd, 0, gid) || fchmod(fd, mode))) {
 			rc = -errno;
 			snprintf(err, errlen, "cannot fix %s: %s", p, strerror(errno));
+			close(fd);
 			break;
 		}
+		close(fd);
 	}
 	json_decref(paths);
 	json_decref(which);
@@ -627,7 +637,7 @@ static void check_empty_passwords(const struct posture_env *e, const struct post
 	size_t n = 0;
 
 	snprintf(path, sizeof(path), "%s/shadow", e->etc);
-	text = util_read_file(path, 16 << 20, NULL);
+	text = hostfs_read_file(path, 16 << 20, NULL);
 	if (!text) {
 		int err = errno;
 		json_decref(users);
@@ -671,19 +681,19 @@ static void check_path_ww(const struct posture_env *e, const struct posture_rec 
 		DIR *dh;
 		struct dirent *de;
 
-		if (stat(d, &st) || !S_ISDIR(st.st_mode))
+		if (hostfs_stat(d, &st) || !S_ISDIR(st.st_mode))
 			continue;
 		scanned++;
 		if (st.st_mode & S_IWOTH)
 			add_limited(items, &n, d);
-		if (!(dh = opendir(d)))
+		if (!(dh = hostfs_opendir(d)))
 			continue;
 		while ((de = readdir(dh))) {
 			char p[PATH_MAX + 256];
 			if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
 				continue;
 			snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
-			if (lstat(p, &st) || S_ISLNK(st.st_mode))
+			if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || S_ISLNK(st.st_mode))
 				continue;
 			if (st.st_mode & S_IWOTH)
 				add_limited(items, &n, p);
@@ -713,7 +723,7 @@ static void suid_walk(struct suid_walk *w, const char *dir, int depth, dev_t dev
 	DIR *dh;
 	struct dirent *de;
 
-	if (depth > SUID_DEPTH_MAX || !(dh = opendir(dir)))
+	if (depth > SUID_DEPTH_MAX || !(dh = hostfs_opendir(dir)))
 		return;
 	while ((de = readdir(dh))) {
 		char p[PATH_MAX + 256];
@@ -725,7 +735,8 @@ static void suid_walk(struct suid_walk *w, const char *dir, int depth, dev_t dev
 			w->truncated = true;
 			break;
 		}
-		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p) || lstat(p, &st))
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p) ||
+		    fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			continue;
 		if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
 			suid_walk(w, p, depth + 1, dev);
@@ -753,7 +764,7 @@ static void check_suid(const struct posture_env *e, const struct posture_rec *r,
 	dirs = strdup(e->suid_dirs ? e->suid_dirs : "");
 	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		struct stat st;
-		if (!stat(d, &st) && S_ISDIR(st.st_mode))
+		if (!hostfs_stat(d, &st) && S_ISDIR(st.st_mode))
 			suid_walk(&w, d, 0, st.st_dev);
 	}
 	free(dirs);

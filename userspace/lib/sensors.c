@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
+#include "hostfs.h"
 #include "sensors.h"
 #include "util.h"
 #include "log.h"
@@ -168,11 +169,12 @@ static int add_root(int fd, const char *path)
 	char buf[PATH_MAX];
 	struct stat st;
 	uint8_t one = 1;
+	int r;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
 	for (;;) {
-		if (stat(buf, &st) == 0) {
+		if (hostfs_stat(buf, &st) == 0) {
 			struct vigil_ino_key k = { .dev = util_dev_to_kdev(st.st_dev), .ino = st.st_ino };
 
 			if (bpf_map_update_elem(fd, &k, &one, BPF_ANY))
@@ -182,8 +184,8 @@ static int add_root(int fd, const char *path)
 		}
 		char *slash = strrchr(buf, '/');
 		if (!slash || slash == buf) {
-			if (stat("/", &st))
-				return -errno;
+			if ((r = hostfs_stat("/", &st)))
+				return r;
 			if (slash == buf && buf[1] == 0)
 				return 0;
 			strcpy(buf, "/");

@@ -67,15 +67,11 @@ int util_mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
-char *util_read_file(const char *path, size_t max, size_t *len)
+char *util_read_fd(int fd, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t cap = 4096, n = 0;
-	char *buf;
+	char *buf = malloc(cap + 1);
 
-	if (fd < 0)
-		return NULL;
-	buf = malloc(cap + 1);
 	while (buf) {
 		ssize_t r;
 
@@ -113,7 +109,18 @@ char *util_read_file(const char *path, size_t max, size_t *len)
 		}
 		n += r;
 	}
-	int e = errno;
+	return buf;
+}
+
+char *util_read_file(const char *path, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = util_read_fd(fd, max, len);
+	e = errno;
 	close(fd);
 	errno = e;
 	return buf;

@@ -27,6 +27,8 @@ int util_mkdir_p(const char *dir, mode_t mode);
 /* Reads a whole file (at most max bytes) into a new NUL-terminated buffer owned by the
  * caller (free()); *len gets its length.  Returns NULL and sets errno on failure. */
 char *util_read_file(const char *path, size_t max, size_t *len);
+/* Same from an open fd (read to its end; the fd stays the caller's). */
+char *util_read_fd(int fd, size_t max, size_t *len);
 /* Reads at most len-1 bytes of path (one read(2): meant for /proc and sysfs files) into buf
  * and NUL-terminates it.  Returns the bytes read or -errno. */
 int util_read_small(const char *path, char *buf, size_t len);
