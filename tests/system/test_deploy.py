@@ -222,6 +222,65 @@ def test_dockerfile_references_exist():
     check(users and not users[-1].startswith(("0", "root")), "vigil-scored runs as a non-root user", "uid != 0", users)
 
 
+def _runtime_packages():
+    """The packages the runtime-base stage installs with apt-get."""
+    lines = _dockerfile()
+    start = [i for i, l in enumerate(lines) if re.match(r"FROM .* AS runtime-base$", l)][0]
+    for l in lines[start + 1:]:
+        if l.startswith("FROM"):
+            break
+        m = re.search(r"apt-get install\s+(.*?)(?:&&|$)", l)
+        if m:
+            return {t for t in m.group(1).split() if not t.startswith("-")}
+    return set()
+
+
+def _depends_closure(pkgs):
+    """pkgs and everything they depend on (Depends, Pre-Depends), from this machine's dpkg database."""
+    seen, todo = set(), list(pkgs)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        r = subprocess.run(["dpkg-query", "-W", "-f", "${Depends}, ${Pre-Depends}", p],
+                           capture_output=True, text=True, timeout=30)
+        for alt in r.stdout.split(","):
+            for dep in alt.split("|"):
+                name = dep.strip().split(" ")[0].split(":")[0]
+                if name:
+                    todo.append(name)
+    return seen
+
+
+def test_runtime_image_has_every_library():
+    """Without a Docker engine the images cannot be built here, so check what would break them
+    at start: every shared library the shipped binaries link must come from a package the
+    runtime stage installs (or its dependencies); libc6 is in the slim base."""
+    pkgs = _runtime_packages()
+    check(pkgs, "runtime-base installs packages", "a package list", pkgs)
+    have = _depends_closure(pkgs | {"libc6"})
+    for b in ("vigild", "vigil", "vigil-scored"):
+        path = os.path.join(ROOT, "build", b)
+        needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(["objdump", "-p", path], capture_output=True,
+                                                             text=True, timeout=30).stdout)
+        check(needed, f"{b} links shared libraries", "NEEDED entries", needed)
+        where = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(["ldd", path], capture_output=True,
+                                                                        text=True, timeout=30).stdout, re.M))
+        for so in needed:
+            lib = where.get(so)
+            check(lib and os.path.exists(lib), f"{b}: {so} resolves", "a path", lib)
+            owner = None
+            for cand in (lib, os.path.realpath(lib), "/usr" + lib if lib.startswith("/lib") else lib):
+                r = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True, timeout=30)
+                if r.returncode == 0:
+                    owner = r.stdout.split(":")[0].strip()
+                    break
+            check(owner, f"{b}: a package owns {lib}", "a package", owner)
+            check(owner in have, f"{b}: {so} ({owner}) is installed in the runtime image",
+                  sorted(pkgs), owner)
+
+
 def test_manifests_parse_and_name_built_images():
     docs = _docs()
     kust = docs["kustomization.yaml"][0]
