@@ -361,6 +361,54 @@ def test_log_dir_full_tmpfs():
 test_log_dir_full_tmpfs.timeout = 90
 
 
+def test_alerts_forwarded_while_log_full():
+    """The local alert log full: alerts raised meanwhile still reach vigil-scored (the
+    forwarder's spool is in the state directory)."""
+    host = "full-" + uuid.uuid4().hex[:8]
+    sc = tsc.Scored()
+    tok, rd = sc.token(host), sc.token("ops", "reader")
+    tf = os.path.join(sc.dir, "agent.token")
+    with open(tf, "w") as fh:
+        fh.write(tok + "\n")
+    os.chmod(tf, 0o600)
+    sc.start()
+    d = tmpdir("vigiltest-ww-")
+    os.chmod(d, 0o1777)
+    shutil.copy("/usr/bin/true", os.path.join(d, "xtrue"))
+    logs = mount_tmpfs("1m")
+    vd = Daemon(tsc._agent_policy(sc, tf, host), start=False)
+    vd.log_dir = logs
+    vd.start()
+
+    def stored():
+        return sc.get(f"/api/v1/alerts?host={host}&limit=1000", rd)["alerts"]
+
+    tsc._ww_exec(d, "before")
+    tsc._wait(lambda: any(a["rule"] == "exec_world_writable" for a in stored()), 30, "alert stored before the disk fills")
+    subprocess.run(["dd", "if=/dev/zero", f"of={os.path.join(logs, 'filler')}", "bs=64k"], capture_output=True, timeout=30)
+    st0 = vd.status()
+    # distinct binaries: de-duplication folds repeats of one exe
+    for i in range(3):
+        name = os.path.join(d, f"full{i}")
+        shutil.copy("/usr/bin/true", name)
+        subprocess.run([name], timeout=10, check=True)
+    want = {os.path.join(d, f"full{i}") for i in range(3)}
+
+    def got():
+        seen = {(a.get("process") or {}).get("exe") for a in stored() if a["rule"] == "exec_world_writable"}
+        return want <= seen and seen
+    tsc._wait(got, 30, "the alerts raised while the log was full reach vigil-scored")
+    # (the tail of the log file's last page may still take a line: at least one write failed)
+    st = vd.status()
+    check(st["log_write_failures"] > st0["log_write_failures"], "the failed writes are counted",
+          f"> {st0['log_write_failures']}", st["log_write_failures"])
+    local = {(a.get("process") or {}).get("exe") for a in vd.alerts()}
+    check(not want <= local, "some of them are missing from the full local log", "not all local", sorted(want & local))
+
+
+test_alerts_forwarded_while_log_full.timeout = 120
+
+
 # ---------------------------------------------------------------- scoring service down
 
 def test_scored_down_over_a_minute():

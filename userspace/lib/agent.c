@@ -179,7 +179,9 @@ int agent_emit_alert(struct agent *a, json_t *alert)
 		a->alerts_written++;
 		count_alert(a, alert);
 	}
-	for (size_t i = 0; !r && i < a->neng; i++)
+	/* an alert the local log could not take still reaches the engines (the forwarder's
+	 * spool is in the state directory): a full log disk must not hide it from the service */
+	for (size_t i = 0; i < a->neng; i++)
 		if (vigil_engines[i]->on_alert)
 			vigil_engines[i]->on_alert(a->eng[i], alert);
 	return r;

@@ -41,7 +41,9 @@ void agent_free(struct agent *a);
 
 /* Handles one kernel record (exposed for tests and benchmarks).  0 or -EINVAL. */
 int agent_handle_record(struct agent *a, const void *rec, size_t len);
-/* Writes an alert: fills time, id, host, loss-window marker; returns 0 or -errno. */
+/* Writes an alert: fills time, id, host, loss-window marker, writes it to the alert log
+ * and hands it to the engines (forwarding) even when the log write failed; returns 0 or
+ * the -errno of the log write. */
 int agent_emit_alert(struct agent *a, json_t *alert);
 /* What `vigil status` shows, as a new JSON object (engines' status under their names).
  * The metrics endpoint renders the same object, so both always agree. */
