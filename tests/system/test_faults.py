@@ -335,18 +335,23 @@ def test_log_dir_full_tmpfs():
     vd.wait_alert(lambda a: a["rule"] == "aac_not_allowed" and a["file"]["path"] == f, what="first alert")
     filler = os.path.join(logs, "filler")
     subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True, timeout=30)
+    # the last page of alerts.jsonl may still hold a line or two: write until a write fails
+    st0 = vd.status()
+    deadline = time.time() + 20
+    while vd.status()["log_write_failures"] <= st0["log_write_failures"]:
+        check(time.time() < deadline, "alert write failures counted", f"> {st0['log_write_failures']}",
+              vd.status()["log_write_failures"])
+        check(taac.run([f])[0] == -1001, "still enforcing with the log directory full", -1001, taac.run([f]))
+        time.sleep(0.2)
     st0 = vd.status()
     for _ in range(5):
         check(taac.run([f])[0] == -1001, "still enforcing with the log directory full", -1001, taac.run([f]))
     check(taac.run([t])[0] == 0, "allowed binary still runs", 0, taac.run([t]))
-    deadline = time.time() + 10
-    while vd.status()["log_write_failures"] <= st0["log_write_failures"]:
-        check(time.time() < deadline, "alert write failures counted", f"> {st0['log_write_failures']}",
-              vd.status()["log_write_failures"])
-        time.sleep(0.2)
+    time.sleep(1)
     st = vd.status()
-    check(st["alerts_written"] == st0["alerts_written"], "no alert counted as written while full",
-          st0["alerts_written"], st["alerts_written"])
+    # once a line did not fit, the ones alike do not either (one a few bytes shorter might)
+    check(st["alerts_written"] - st0["alerts_written"] <= 1, "no alert written once the log is full",
+          f"<= {st0['alerts_written'] + 1}", st["alerts_written"])
     check("No space left on device" in vd.stderr() and "alerts.jsonl" in vd.stderr(),
           "the failure is reported on stderr", "No space left on device ... alerts.jsonl", vd.stderr()[-1500:])
     # space returns: writing resumes without a restart
