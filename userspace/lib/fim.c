@@ -663,6 +663,42 @@ static void accept_scope(struct fim *f, struct job *j)
 	json_object_set_new(f->last_job, "accepted", json_integer((json_int_t)n));
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Logs a scan's warnings: watch paths that are not there in one line of information
+ * (they are watched when they appear), the others as warnings (the first 10). */
+static void log_warnings(json_t *warnings)
+{
+	char missing[1024] = "";
+	size_t nmiss = 0, nwarn = 0, len = 0;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(warnings, i, v) {
+		const char *w = json_string_value(v);
+		bool miss = ends_with(w, ": " FIM_MISSING_NOTE), nomatch = ends_with(w, ": " FIM_NOMATCH_NOTE);
+
+		if (miss || nomatch) {
+			size_t plen = strlen(w) - strlen(miss ? FIM_MISSING_NOTE : FIM_NOMATCH_NOTE) - 2;
+			if (nmiss++ < 16 && len + plen + 3 < sizeof(missing))
+				len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%.*s", len ? ", " : "",
+							 (int)plen, w);
+		} else if (nwarn++ < 10) {
+			vlog(VLOG_WARN, "fim: %s", w);
+		}
+	}
+	if (nwarn > 10)
+		vlog(VLOG_WARN, "fim: %zu more warnings (vigil fim status --json lists them)", nwarn - 10);
+	if (nmiss)
+		vlog(VLOG_INFO, "fim: %zu watch path%s not present, watched for when they appear: %s%s", nmiss,
+		     nmiss == 1 ? "" : "s", missing, nmiss > 16 ? ", ..." : "");
+}
+
 static void job_done(struct fim *f)
 {
 	struct job *j = f->job;
@@ -685,8 +721,7 @@ static void job_done(struct fim *f)
 		}
 		goto out;
 	}
-	for (size_t i = 0; i < json_array_size(j->warnings) && i < 10; i++)
-		vlog(VLOG_WARN, "fim: %s", json_string_value(json_array_get(j->warnings, i)));
+	log_warnings(j->warnings);
 	switch (j->type) {
 	case JOB_BASELINE: {
 		char mid[64], host[256];

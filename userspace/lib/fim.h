@@ -230,6 +230,11 @@ extern const struct engine fim_engine;
 /* Paths of watched files with more than one link (engine state eng), bounded. */
 size_t fim_engine_link_roots(void *eng, const char ***out);
 
+/* Scan warnings "<path>: <note>" for watch paths that are not there (yet): normal on a
+ * host without that software, so vigild logs them together as information. */
+#define FIM_MISSING_NOTE "does not exist (watched when it appears)"
+#define FIM_NOMATCH_NOTE "matches nothing yet (watched when a match appears)"
+
 /* State file names in the state dir. */
 #define FIM_DB_NAME    "fim.db"
 #define FIM_DRIFT_NAME "fim.drift"

@@ -136,7 +136,7 @@ static void walk_root(struct walk *w, const char *root, bool recursive)
 
 	if (r) {
 		if (r == -ENOENT)
-			warn(w, "%s: %s", root, "does not exist (watched when it appears)");
+			warn(w, "%s: %s", root, FIM_MISSING_NOTE);
 		else
 			warn(w, "%s: %s", root, strerror(-r));
 		return;
@@ -224,7 +224,7 @@ int fim_scan(const struct fim_config *cfg, const char *const *scope, size_t nsco
 				continue;
 			}
 			if (hostfs_glob(sp->path, GLOB_NOSORT, &g)) {
-				warn(&w, "%s: %s", sp->path, "matches nothing yet (watched when a match appears)");
+				warn(&w, "%s: %s", sp->path, FIM_NOMATCH_NOTE);
 				continue;
 			}
 			for (size_t j = 0; j < g.gl_pathc && !w.full && !w.err; j++)
