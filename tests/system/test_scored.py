@@ -141,6 +141,48 @@ def test_fleet_score_and_ranking():
           "vigil score table", "50% and the controls", out.stdout + out.stderr)
 
 
+def test_score_json_two_decimals():
+    """Scores are written with the 2 decimals the score model displays (2.67 points, 52.38 %), in
+    the service's JSON and in `vigil score --json`: no binary-float noise such as 2.6699999999999999."""
+    sc = Scored()
+    ta, rd = sc.token("agent-a"), sc.token("ops", "reader")
+    sc.start()
+    # harden_os (max 4): 2 of 3 healthy; app_control (max 3): 1 of 3 healthy
+    recs = [_rec(f"os.{i}", "harden_os", "unhealthy" if i == 0 else "healthy") for i in range(3)]
+    recs += [_rec(f"aac.{i}", "app_control", "healthy" if i == 0 else "unhealthy") for i in range(3)]
+    st, body = sc.request("POST", "/api/v1/posture", ta, _snapshot("agent-a", recs))
+    check(st == 200, "posture of agent-a", 200, (st, body))
+    hard, aac = 4 * 2 / 3, 3 * 1 / 3
+    # the published model's numbers, rounded to 2 decimals and written the shortest way
+    want = {"percent": str(round(100 * (hard + aac) / 7, 2)), "current": str(round(hard + aac, 2)),
+            "harden_os": str(round(hard, 2)), "os.0": str(round(4 / 3, 2))}
+    check(want == {"percent": "52.38", "current": "3.67", "harden_os": "2.67", "os.0": "1.33"},
+          "expected values", "52.38/3.67/2.67/1.33", want)
+
+    def seen(j):
+        # numbers as the JSON text wrote them (parse_float keeps the literal)
+        ctl = {c["id"]: c for c in j["controls"]}
+        rec = {r["id"]: r for r in j["recommendations"]}
+        return {"percent": j["score"]["percent"], "current": j["score"]["current"],
+                "harden_os": ctl["harden_os"]["current"], "os.0": rec["os.0"]["potential_increase"]}
+
+    def raw_get(path):
+        req = urllib.request.Request(sc.url + path, headers={"Authorization": "Bearer " + rd})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read(), parse_float=str)
+
+    api = raw_get("/api/v1/score")
+    api["recommendations"] = raw_get("/api/v1/recommendations")["recommendations"]
+    check(seen(api) == want, "scores in the API's JSON", want, seen(api))
+    host = raw_get("/api/v1/hosts")["hosts"][0]["score"]
+    check(host == want["percent"], "host score in the inventory JSON", want["percent"], host)
+    out = subprocess.run([VIGIL, "score", "--server", sc.url, "--json"], env=dict(os.environ, VIGIL_TOKEN=rd),
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0, "vigil score --json exit", 0, (out.returncode, out.stderr))
+    cli = json.loads(out.stdout, parse_float=str)
+    check(seen(cli) == want, "scores in vigil score --json", want, seen(cli))
+
+
 def test_bad_input_rejected():
     sc = Scored()
     ta, rd, op = sc.token("agent-a"), sc.token("ops", "reader"), sc.token("boss", "operator")

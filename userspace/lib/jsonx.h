@@ -2,6 +2,7 @@
 #ifndef VIGIL_JSONX_H
 #define VIGIL_JSONX_H
 
+#include <float.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <jansson.h>
@@ -28,6 +29,14 @@ int jsonx_set_str(json_t *obj, const char *key, const char *s);
 char *jsonx_base64(const unsigned char *in, size_t n);
 /* Decodes base64; returns a new buffer (caller frees) and *n, or NULL on bad input. */
 unsigned char *jsonx_base64_decode(const char *s, size_t *n);
+
+/*
+ * json_dumps flag for user-facing output with reals (scores): DBL_DIG (15) significant digits
+ * instead of jansson's 17, so a real that is a short decimal, such as a score rounded to 2
+ * decimals by score_round2(), is written as itself (66.67, not 66.670000000000002).  Any real
+ * still keeps 15 significant digits, and parses back to the same 2-decimal value.
+ */
+#define JSONX_REAL_DIGITS JSON_REAL_PRECISION(DBL_DIG)
 
 /* Serialises obj as one compact line (no newline) into a new malloc'd string. */
 char *jsonx_dump_line(const json_t *obj);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
+#include "jsonx.h"
 #include "scored.h"
 #include "util.h"
 
@@ -45,7 +46,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 
 static enum MHD_Result send_json(struct MHD_Connection *con, int status, json_t *body)
 {
-	char *s = json_dumps(body, JSON_COMPACT);
+	char *s = json_dumps(body, JSON_COMPACT | JSONX_REAL_DIGITS);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 

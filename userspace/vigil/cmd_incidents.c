@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 
 #include "cmds.h"
+#include "http.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -34,101 +34,30 @@ static void usage(FILE *f)
 "tags, owner and product.\n");
 }
 
-struct buf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ctx)
-{
-	struct buf *b = ctx;
-	size_t n = sz * nm;
-	char *np;
-
-	if (b->n + n > (64u << 20) || !(np = realloc(b->p, b->n + n + 1)))
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-	b->p[b->n] = 0;
-	return n;
-}
-
 /* One API call.  Returns the reply (new reference) or NULL after printing an
  * error; *rc is the exit code to use then. */
 static json_t *api(const char *server, const char *token, const char *method, const char *path, json_t *body,
 		   int *rc)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct buf b = { 0 };
-	char url[4096], auth[400];
-	char *data = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	long status = 0;
-	json_t *o = NULL;
-	CURLcode cc;
+	json_t *o;
+	long status;
 
 	*rc = VIGIL_EXIT_USAGE;
-	if (!c) {
-		free(data);
+	if (cli_http_json(server, token, method, path, body, &status, &o))
+		return NULL;
+	if (status < 200 || status > 299) {
+		fprintf(stderr, "Error: %s %s: HTTP %ld: %s\n", method, path, status, cli_http_reason(o));
+		if (status == 401 || status == 403)
+			*rc = VIGIL_EXIT_FINDINGS;     /* denied */
+		json_decref(o);
 		return NULL;
 	}
-	snprintf(url, sizeof(url), "%s%s", server, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (data)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	free(data);
-	if (cc != CURLE_OK) {
-		fprintf(stderr, "Error: %s: %s\n", url, curl_easy_strerror(cc));
-	} else {
-		o = b.p ? json_loads(b.p, 0, NULL) : NULL;
-		if (status < 200 || status > 299) {
-			fprintf(stderr, "Error: %s %s: HTTP %ld: %s\n", method, path, status,
-				json_string_value(json_object_get(o, "error")) ?: "unexpected reply");
-			if (status == 401 || status == 403)
-				*rc = VIGIL_EXIT_FINDINGS;     /* denied */
-			json_decref(o);
-			o = NULL;
-		} else if (!o) {
-			fprintf(stderr, "Error: %s %s: the reply is not JSON\n", method, path);
-		} else {
-			*rc = VIGIL_EXIT_OK;
-		}
+	if (!o) {
+		fprintf(stderr, "Error: %s %s: the reply is not JSON\n", method, path);
+		return NULL;
 	}
-	free(b.p);
+	*rc = VIGIL_EXIT_OK;
 	return o;
-}
-
-static char *read_token(const char *file)
-{
-	const char *env = getenv("VIGIL_TOKEN");
-	char *t;
-
-	if (!file)
-		file = getenv("VIGIL_TOKEN_FILE");
-	if (!file)
-		return env ? strdup(env) : NULL;
-	if (!(t = util_read_file(file, 4096, NULL))) {
-		fprintf(stderr, "Error: cannot read token file %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	t[strcspn(t, " \t\r\n")] = 0;
-	return t;
 }
 
 static void print_json(const json_t *j)
@@ -284,29 +213,19 @@ int cmd_incidents(int argc, char **argv)
 		return VIGIL_EXIT_USAGE;
 	}
 	if (!strcmp(sub, "list") && npos == 0) {
-		CURL *cu = curl_easy_init();
 		const char *keys[] = { "status", "severity", "owner", "host", "search", "limit" };
 		const char *vals[] = { status, sev, owner, host, search, limit };
-		size_t o = snprintf(path, sizeof(path), "/api/v1/incidents");
-		for (size_t i = 0, n = 0; cu && i < 6; i++) {
-			char *e;
-			if (!vals[i] || !(e = curl_easy_escape(cu, vals[i], 0)))
-				continue;
-			o += snprintf(path + o, o < sizeof(path) ? sizeof(path) - o : 0, "%c%s=%s", n++ ? '&' : '?', keys[i], e);
-			curl_free(e);
-		}
-		curl_easy_cleanup(cu);
-		if (o >= sizeof(path)) {
+		if (cli_http_path(path, sizeof(path), "/api/v1/incidents", keys, vals, 6)) {
 			fprintf(stderr, "Error: filters too long\n");
 			return VIGIL_EXIT_USAGE;
 		}
-		tok = read_token(token_file);
+		cli_http_token(token_file, &tok);
 		if ((r = api(server, tok, "GET", path, NULL, &rc)))
 			json ? print_json(r) : print_list(r);
 	} else if (!strcmp(sub, "show") && npos == 1) {
 		if (id_path(argv[optind + 1], "", path, sizeof(path)))
 			return VIGIL_EXIT_USAGE;
-		tok = read_token(token_file);
+		cli_http_token(token_file, &tok);
 		if ((r = api(server, tok, "GET", path, NULL, &rc)))
 			json ? print_json(r) : print_incident(r);
 	} else if (!strcmp(sub, "assign") && npos == 2) {
@@ -364,7 +283,7 @@ int cmd_incidents(int argc, char **argv)
 		return VIGIL_EXIT_USAGE;
 	}
 	if (body) {
-		tok = read_token(token_file);
+		cli_http_token(token_file, &tok);
 		r = api(server, tok, !strcmp(sub, "assign") || !strcmp(sub, "update") ? "PATCH" : "POST", path, body, &rc);
 		if (r && json)
 			print_json(r);

@@ -9,6 +9,7 @@
 
 #include "cmds.h"
 #include "ctl.h"
+#include "jsonx.h"
 #include "posture.h"
 #include "util.h"
 
@@ -128,7 +129,7 @@ int cmd_posture(int argc, char **argv)
 	json_array_foreach(recs, i, v)
 		bad += !strcmp(json_string_value(json_object_get(v, "status")) ?: "", "unhealthy");
 	if (json) {
-		char *s = json_dumps(snap, JSON_COMPACT);
+		char *s = json_dumps(snap, JSON_COMPACT | JSONX_REAL_DIGITS);
 		puts(s);
 		free(s);
 		json_decref(snap);

@@ -1,12 +1,12 @@
 /* vigil score: the secure score of this host (vigild) or of the fleet (vigil-scored). */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 
 #include "cmds.h"
+#include "http.h"
+#include "jsonx.h"
 #include "score.h"
 #include "util.h"
 
@@ -30,83 +30,20 @@ static void usage(FILE *f)
 "max / resources in the control x unhealthy resources.\n");
 }
 
-struct buf {
-	char *p;
-	size_t n;
-};
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ctx)
-{
-	struct buf *b = ctx;
-	size_t n = sz * nm;
-	char *np;
-
-	if (b->n + n > (64u << 20) || !(np = realloc(b->p, b->n + n + 1)))
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-	b->p[b->n] = 0;
-	return n;
-}
-
+/* One GET; the reply (new reference), or NULL after printing an error. */
 static json_t *get(const char *server, const char *token, const char *path)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct buf b = { 0 };
-	char url[2048], auth[400];
-	long status = 0;
-	json_t *o = NULL;
-	CURLcode cc;
+	json_t *o;
+	long status;
 
-	if (!c)
+	if (cli_http_json(server, token, "GET", path, NULL, &status, &o))
 		return NULL;
-	snprintf(url, sizeof(url), "%s%s", server, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
-	h = curl_slist_append(h, auth);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (cc != CURLE_OK) {
-		fprintf(stderr, "Error: %s: %s\n", url, curl_easy_strerror(cc));
-	} else {
-		o = b.p ? json_loads(b.p, 0, NULL) : NULL;
-		if (status != 200) {
-			fprintf(stderr, "Error: %s: HTTP %ld: %s\n", url, status,
-				json_string_value(json_object_get(o, "error")) ?: "unexpected reply");
-			json_decref(o);
-			o = NULL;
-		}
+	if (status != 200) {
+		fprintf(stderr, "Error: %s%s: HTTP %ld: %s\n", server, path, status, cli_http_reason(o));
+		json_decref(o);
+		return NULL;
 	}
-	free(b.p);
 	return o;
-}
-
-static char *read_token(const char *file)
-{
-	const char *env = getenv("VIGIL_TOKEN");
-	char *t;
-
-	if (!file)
-		file = getenv("VIGIL_TOKEN_FILE");
-	if (!file)
-		return env ? strdup(env) : NULL;
-	if (!(t = util_read_file(file, 4096, NULL))) {
-		fprintf(stderr, "Error: cannot read token file %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	t[strcspn(t, " \t\r\n")] = 0;
-	return t;
 }
 
 static void print(json_t *sc, json_t *controls, json_t *recs, const char *what, size_t top)
@@ -209,18 +146,19 @@ int cmd_score(int argc, char **argv)
 		return VIGIL_EXIT_USAGE;
 	}
 	if (server && *server) {
-		char *tok = read_token(token_file), path[512], *eh = NULL;
+		char *tok, spath[4096], rpath[4096], limit[24];
+		const char *keys[] = { "limit", "host" }, *vals[] = { limit, host };
 		json_t *s, *r;
-		CURL *cu = curl_easy_init();
 
-		if (host && cu)
-			eh = curl_easy_escape(cu, host, 0);
-		snprintf(path, sizeof(path), "/api/v1/score%s%s", eh ? "?host=" : "", eh ? eh : "");
-		s = get(server, tok, path);
-		snprintf(path, sizeof(path), "/api/v1/recommendations?limit=%ld%s%s", top ? top : 1, eh ? "&host=" : "", eh ? eh : "");
-		r = s ? get(server, tok, path) : NULL;
-		curl_free(eh);
-		curl_easy_cleanup(cu);
+		snprintf(limit, sizeof(limit), "%ld", top ? top : 1);
+		if (cli_http_path(spath, sizeof(spath), "/api/v1/score", keys + 1, vals + 1, 1) ||
+		    cli_http_path(rpath, sizeof(rpath), "/api/v1/recommendations", keys, vals, 2)) {
+			fprintf(stderr, "Error: --host too long\n");
+			return VIGIL_EXIT_USAGE;
+		}
+		cli_http_token(token_file, &tok);    /* without one the service answers 401 */
+		s = get(server, tok, spath);
+		r = s ? get(server, tok, rpath) : NULL;
 		free(tok);
 		if (!s || !r) {
 			json_decref(s);
@@ -263,7 +201,7 @@ int cmd_score(int argc, char **argv)
 	}
 	if (json) {
 		out = json_pack("{s:O, s:O, s:O}", "score", sc, "controls", controls, "recommendations", recs);
-		char *s = json_dumps(out, JSON_COMPACT);
+		char *s = json_dumps(out, JSON_COMPACT | JSONX_REAL_DIGITS);
 		puts(s);
 		free(s);
 		json_decref(out);
