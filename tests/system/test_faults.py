@@ -414,6 +414,42 @@ def test_alerts_forwarded_while_log_full():
 test_alerts_forwarded_while_log_full.timeout = 120
 
 
+def test_stop_signal_alert_forwarded_and_clean_exit():
+    """The signal that stops vigild is a tamper alert, often read only while vigild shuts
+    down.  Every engine emits what it holds before any is freed: vigild exits 0 (an alert
+    reaching the freed forwarder crashed it) and the alert reaches vigil-scored (spooled,
+    delivered at the next start)."""
+    host = "stop-" + uuid.uuid4().hex[:8]
+    sc = tsc.Scored()
+    tok, rd = sc.token(host), sc.token("ops", "reader")
+    tf = os.path.join(sc.dir, "agent.token")
+    with open(tf, "w") as fh:
+        fh.write(tok + "\n")
+    os.chmod(tf, 0o600)
+    sc.start()
+    pol = tsc._agent_policy(sc, tf, host)
+    pol["detections"] = {"enabled": True, "rules_dir": os.path.join(ROOT, "policies", "rules")}
+    pol["forward"]["interval_s"] = 60      # nothing sent on a timer while it runs: what matters is the spool
+    vd = Daemon(pol)
+    for cycle in range(3):
+        if cycle:
+            vd.start()
+        rc = vd.stop(signal.SIGINT)
+        check(rc == 0, f"cycle {cycle}: vigild exit status after SIGINT", 0, (rc, vd.stderr()[-1500:]))
+    local = [a for a in vd.alerts() if a["rule"] == "vigil_tamper_signal" and a["signal"]["number"] == 2]
+    check(len(local) == 3, "one tamper alert per SIGINT in the local log", 3, len(local))
+    vd.start()                              # delivers the spool
+
+    def stored():
+        ids = {a["id"] for a in sc.get(f"/api/v1/alerts?host={host}&limit=1000", rd)["alerts"]}
+        return {a["id"] for a in local} <= ids
+    tsc._wait(stored, 60, "every SIGINT tamper alert delivered to vigil-scored")
+    vd.stop()
+
+
+test_stop_signal_alert_forwarded_and_clean_exit.timeout = 180
+
+
 # ---------------------------------------------------------------- scoring service down
 
 def test_scored_down_over_a_minute():

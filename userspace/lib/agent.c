@@ -182,7 +182,7 @@ int agent_emit_alert(struct agent *a, json_t *alert)
 	/* an alert the local log could not take still reaches the engines (the forwarder's
 	 * spool is in the state directory): a full log disk must not hide it from the service */
 	for (size_t i = 0; i < a->neng; i++)
-		if (vigil_engines[i]->on_alert)
+		if (vigil_engines[i]->on_alert && a->eng[i])
 			vigil_engines[i]->on_alert(a->eng[i], alert);
 	return r;
 }
@@ -1229,9 +1229,16 @@ void agent_free(struct agent *a)
 	free(a->cmds);
 	for (size_t i = 0; i < DEDUP_SLOTS; i++)
 		json_decref(a->dedup[i].first);
-	for (size_t i = a->neng; i-- > 0;)
+	/* first every engine emits what it holds, while all of them still take alerts;
+	 * then they go in reverse order, and an alert from a destroy reaches the live ones */
+	for (size_t i = 0; i < a->neng; i++)
+		if (vigil_engines[i]->stop && a->eng[i])
+			vigil_engines[i]->stop(a->eng[i]);
+	for (size_t i = a->neng; i-- > 0;) {
 		if (vigil_engines[i]->destroy)
 			vigil_engines[i]->destroy(a->eng[i]);
+		a->eng[i] = NULL;
+	}
 	sensors_free(a->sens);
 	sink_free(a->alerts);
 	sink_free(a->events);

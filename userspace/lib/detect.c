@@ -950,15 +950,22 @@ static json_t *det_status(void *st)
 	return o;
 }
 
+static void det_stop(void *st)
+{
+	struct det *d = st;
+
+	if (d->rb)
+		ring_buffer__consume(d->rb);    /* e.g. the signal that is stopping vigild */
+	det_flush(d, 0);
+	detect_state_flush(d->st);          /* the open dedup summaries */
+}
+
 static void det_destroy(void *st)
 {
 	struct det *d = st;
 
 	if (!d)
 		return;
-	if (d->rb)
-		ring_buffer__consume(d->rb);    /* e.g. the signal that is stopping vigild */
-	det_flush(d, 0);
 	while (d->npend)
 		pending_release(d, d->npend - 1);
 	detect_state_free(d->st);           /* writes the open dedup summaries */
@@ -1001,5 +1008,6 @@ const struct engine detect_engine = {
 	.on_poll = det_on_poll,
 	.cmds = det_cmds,
 	.status = det_status,
+	.stop = det_stop,
 	.destroy = det_destroy,
 };

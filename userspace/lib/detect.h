@@ -149,6 +149,8 @@ json_t *detect_state_status(const struct detect_state *st);
 /* Partial sequences held / bytes they use. */
 size_t detect_state_partials(const struct detect_state *st);
 size_t detect_state_seq_bytes(const struct detect_state *st);
+/* Closes every open dedup window now (writing its summary); NULL is a no-op. */
+void detect_state_flush(struct detect_state *st);
 /* Flushes dedup summaries and frees; NULL is a no-op. */
 void detect_state_free(struct detect_state *st);
 

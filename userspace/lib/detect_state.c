@@ -589,12 +589,17 @@ json_t *detect_state_status(const struct detect_state *st)
 	return o;
 }
 
+void detect_state_flush(struct detect_state *st)
+{
+	while (st && st->ndd)
+		dd_close(st, st->ndd - 1);
+}
+
 void detect_state_free(struct detect_state *st)
 {
 	if (!st)
 		return;
-	while (st->ndd)
-		dd_close(st, st->ndd - 1);
+	detect_state_flush(st);
 	while (st->head)
 		partial_free(st, st->head);
 	free(st->dd);

@@ -40,9 +40,15 @@ struct engine {
 	const struct ctl_cmd *cmds;
 	/* New JSON object for `vigil status` (key = engine name), or NULL. */
 	json_t *(*status)(void *st);
-	/* Frees; st may be NULL. */
+	/* At shutdown, for every engine in order before any is destroyed: emits what is
+	 * still pending (records left in a ringbuf, held alerts, open summaries) while
+	 * every engine still receives alerts.  Optional. */
+	void (*stop)(void *st);
+	/* Frees; st may be NULL.  Engines are destroyed in reverse order; an alert emitted
+	 * from here reaches only the engines not destroyed yet. */
 	void (*destroy)(void *st);
-	/* Each alert after it was written to the alert log (the forwarder spools it). */
+	/* Each alert after it was written to the alert log (the forwarder spools it), also
+	 * one the log could not take. */
 	void (*on_alert)(void *st, const json_t *alert);
 };
 

@@ -237,6 +237,12 @@ static json_t *k8s_status(void *st)
 		"pending", (json_int_t)e->nq);
 }
 
+/* Emits the alerts still waiting for pod metadata (as they are). */
+static void k8s_stop(void *st)
+{
+	flush(st, true);
+}
+
 static void k8s_destroy(void *st)
 {
 	struct k8s_engine *e = st;
@@ -253,5 +259,6 @@ const struct engine k8s_engine = {
 	.create = k8s_create,
 	.tick = k8s_tick,
 	.status = k8s_status,
+	.stop = k8s_stop,
 	.destroy = k8s_destroy,
 };
