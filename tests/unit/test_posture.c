@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "posture.h"
+#include "proctab.h"
 #include "hostfs.h"
 #include "util.h"
 
@@ -417,6 +418,99 @@ static void test_catalogue(void **state)
 	assert_true(n >= 25);
 }
 
+static struct proc *ctr_proc(struct proctab *t, uint32_t pid, const char *id, const char *runtime, const char *pod_uid)
+{
+	struct proc *p = proctab_get(t, pid, 1000 + pid);
+
+	assert_non_null(p);
+	snprintf(p->container.id, sizeof(p->container.id), "%s", id);
+	snprintf(p->container.runtime, sizeof(p->container.runtime), "%s", runtime);
+	snprintf(p->container.pod_uid, sizeof(p->container.pod_uid), "%s", pod_uid);
+	return p;
+}
+
+/* Stands in for k8s_engine_enrich: one pod is known. */
+static void fake_enrich(void *ctx, json_t *c)
+{
+	const char *uid = json_string_value(json_object_get(c, "pod_uid"));
+
+	(*(int *)ctx)++;
+	if (uid && !strcmp(uid, "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f")) {
+		json_object_set_new(c, "pod", json_string("api-7f9c6b5d4-rt2xz"));
+		json_object_set_new(c, "namespace", json_string("payments"));
+		json_object_set_new(c, "name", json_string("api"));
+	}
+}
+
+#define CID(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+
+/* Grouping by container id: live processes only, host processes left out, sorted by id,
+ * bounded with the rest counted. */
+static void test_workloads(void **state)
+{
+	struct proctab *t = proctab_new(64);
+	const char *pod_uid = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f";
+	json_t *w, *v;
+	size_t omitted = 99;
+	int calls = 0;
+
+	assert_non_null(t);
+	/* container b (a pod): 3 processes, one exited; container a (docker): 1; container c:
+	 * only exited processes; pids 1 and 2 on the host */
+	ctr_proc(t, 10, CID("b"), "containerd", pod_uid);
+	ctr_proc(t, 11, CID("b"), "containerd", pod_uid);
+	ctr_proc(t, 12, CID("b"), "containerd", pod_uid);
+	proctab_exit(t, 12, 1012, 0);
+	ctr_proc(t, 20, CID("a"), "docker", "");
+	ctr_proc(t, 30, CID("c"), "cri-o", "");
+	proctab_exit(t, 30, 1030, 0);
+	assert_non_null(proctab_get(t, 1, 1001));
+	assert_non_null(proctab_get(t, 2, 1002));
+
+	w = posture_workloads(t, 16, fake_enrich, &calls, &omitted);
+	assert_non_null(w);
+	if (json_array_size(w) != 2)
+		fail_msg("workloads: expected 2 (a, b), seen %zu: %s", json_array_size(w), json_dumps(w, JSON_COMPACT));
+	assert_int_equal(omitted, 0);
+	assert_int_equal(calls, 2);
+	v = json_array_get(w, 0);
+	assert_string_equal(json_string_value(json_object_get(v, "id")), CID("a"));
+	assert_string_equal(json_string_value(json_object_get(v, "runtime")), "docker");
+	assert_null(json_object_get(v, "pod_uid"));
+	assert_null(json_object_get(v, "pod"));
+	assert_int_equal(json_integer_value(json_object_get(v, "processes")), 1);
+	v = json_array_get(w, 1);
+	assert_string_equal(json_string_value(json_object_get(v, "id")), CID("b"));
+	assert_string_equal(json_string_value(json_object_get(v, "pod_uid")), pod_uid);
+	assert_string_equal(json_string_value(json_object_get(v, "pod")), "api-7f9c6b5d4-rt2xz");
+	assert_string_equal(json_string_value(json_object_get(v, "namespace")), "payments");
+	assert_string_equal(json_string_value(json_object_get(v, "name")), "api");
+	if (json_integer_value(json_object_get(v, "processes")) != 2)
+		fail_msg("processes of b: expected 2 (the exited one not counted), seen %lld",
+			 (long long)json_integer_value(json_object_get(v, "processes")));
+	json_decref(w);
+
+	/* the bound: the first container (by id) kept, the other counted; no enrichment */
+	w = posture_workloads(t, 1, NULL, NULL, &omitted);
+	assert_int_equal(json_array_size(w), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "id")), CID("a"));
+	assert_int_equal(omitted, 1);
+	json_decref(w);
+	w = posture_workloads(t, 0, NULL, NULL, &omitted);
+	assert_int_equal(json_array_size(w), 0);
+	assert_int_equal(omitted, 2);
+	json_decref(w);
+	proctab_free(t);
+
+	/* an empty table: an empty array, not NULL */
+	t = proctab_new(8);
+	w = posture_workloads(t, 16, NULL, NULL, &omitted);
+	assert_true(json_is_array(w) && json_array_size(w) == 0);
+	assert_int_equal(omitted, 0);
+	json_decref(w);
+	proctab_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +525,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_host, setup, teardown),
 		cmocka_unit_test(test_score_from_snapshot),
 		cmocka_unit_test(test_catalogue),
+		cmocka_unit_test(test_workloads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

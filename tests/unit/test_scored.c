@@ -524,6 +524,68 @@ static void test_parse_time(void **state)
 	assert_true(scored_parse_time("", &ns) < 0);
 }
 
+/* Posture workloads (the containers a host runs) are stored with the snapshot and served by the
+ * host's page; the host list shows their count; a snapshot without them (an older agent) shows
+ * null; malformed ones are refused and change nothing. */
+static void test_posture_workloads(void **state)
+{
+	struct fx *f = *state;
+	json_t *o, *w, *v;
+	static const char *const good = "{\"host\": \"h1\", \"recommendations\": [], \"workloads_omitted\": 3,"
+		" \"workloads\": [{\"id\": \"a1b2\", \"runtime\": \"containerd\", \"pod_uid\": "
+		"\"3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f\", \"pod\": \"api-7f9c6b5d4-rt2xz\", \"namespace\": \"payments\","
+		" \"name\": \"api\", \"image\": \"registry.example/api:1.4\", \"processes\": 2},"
+		" {\"id\": \"c3d4\", \"runtime\": \"docker\", \"processes\": 1}]}";
+
+	EXPECT(f, 200, "POST", "/api/v1/posture", f->h1, good, NULL, NULL);
+	EXPECT(f, 200, "GET", "/api/v1/hosts/h1", f->rd, NULL, &o, NULL);
+	w = json_object_get(o, "workloads");
+	if (json_array_size(w) != 2)
+		fail_msg("workloads stored: expected 2, seen %zu", json_array_size(w));
+	v = json_array_get(w, 0);
+	assert_string_equal(json_string_value(json_object_get(v, "pod")), "api-7f9c6b5d4-rt2xz");
+	assert_string_equal(json_string_value(json_object_get(v, "namespace")), "payments");
+	assert_string_equal(json_string_value(json_object_get(v, "pod_uid")), "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f");
+	assert_string_equal(json_string_value(json_object_get(v, "image")), "registry.example/api:1.4");
+	assert_int_equal(json_integer_value(json_object_get(v, "processes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(o, "workloads_omitted")), 3);
+	assert_int_equal(json_integer_value(json_object_get(o, "workload_count")), 5);
+	json_decref(o);
+	/* h2 posts no workloads: null, not an empty list */
+	EXPECT(f, 200, "POST", "/api/v1/posture", f->h2, snapshot("h2", 1, 0, true), NULL, NULL);
+	EXPECT(f, 200, "GET", "/api/v1/hosts", f->rd, NULL, &o, NULL);
+	assert_int_equal(json_array_size(json_object_get(o, "hosts")), 2);
+	v = json_array_get(json_object_get(o, "hosts"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "host")), "h1");
+	assert_int_equal(json_integer_value(json_object_get(v, "workload_count")), 5);
+	assert_null(json_object_get(v, "workloads"));      /* the list stays small */
+	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(o, "hosts"), 1), "workload_count")));
+	json_decref(o);
+	EXPECT(f, 200, "GET", "/api/v1/hosts/h2", f->rd, NULL, &o, NULL);
+	assert_true(json_is_null(json_object_get(o, "workloads")));
+	json_decref(o);
+	/* malformed: refused, h1's workloads unchanged */
+	EXPECT(f, 400, "POST", "/api/v1/posture", f->h1, "{\"host\": \"h1\", \"recommendations\": [],"
+	       " \"workloads\": {\"id\": \"x\"}}", NULL, NULL);
+	EXPECT(f, 400, "POST", "/api/v1/posture", f->h1, "{\"host\": \"h1\", \"recommendations\": [],"
+	       " \"workloads\": [{\"pod\": \"no-id\"}]}", NULL, NULL);
+	EXPECT(f, 400, "POST", "/api/v1/posture", f->h1, "{\"host\": \"h1\", \"recommendations\": [],"
+	       " \"workloads\": [{\"id\": \"x\", \"processes\": -1}]}", NULL, NULL);
+	EXPECT(f, 400, "POST", "/api/v1/posture", f->h1, "{\"host\": \"h1\", \"recommendations\": [],"
+	       " \"workloads\": [], \"workloads_omitted\": \"many\"}", NULL, NULL);
+	EXPECT(f, 200, "GET", "/api/v1/hosts/h1", f->rd, NULL, &o, NULL);
+	assert_int_equal(json_array_size(json_object_get(o, "workloads")), 2);
+	json_decref(o);
+	/* a new snapshot replaces them: no container runs any more */
+	EXPECT(f, 200, "POST", "/api/v1/posture", f->h1, "{\"host\": \"h1\", \"recommendations\": [],"
+	       " \"workloads\": [], \"workloads_omitted\": 0}", NULL, NULL);
+	EXPECT(f, 200, "GET", "/api/v1/hosts/h1", f->rd, NULL, &o, NULL);
+	assert_true(json_is_array(json_object_get(o, "workloads")));
+	assert_int_equal(json_array_size(json_object_get(o, "workloads")), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "workload_count")), 0);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +593,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_score_and_ranking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_posture_workloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_fleet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),

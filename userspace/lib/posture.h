@@ -102,6 +102,8 @@ json_t *posture_assess_one(const struct posture_env *e, const struct posture_rec
  *    "controls": [{id, title, max, current, healthy, unhealthy, not_applicable,
  *     unknown, evaluable}],
  *    "score": {current, max, percent, evaluable_controls}}
+ * vigild's snapshots add "host", "agent_version", "kernel", "backends", "forwarder",
+ * "workloads" and "workloads_omitted" (posture_engine.c; see posture_workloads()).
  * NULL on ENOMEM.
  */
 json_t *posture_assess(const struct posture_env *e);
@@ -117,6 +119,25 @@ int posture_score(json_t *posture);
  */
 int posture_fix(const struct posture_env *e, const char *id, bool dry_run, json_t **actions,
 		char *err, size_t errlen);
+
+/*
+ * Workloads: the containers running on this node now, for the snapshot vigild
+ * forwards (the "workloads" array; see README "Posture: workloads").
+ */
+#define POSTURE_WORKLOADS_MAX 512     /* containers per snapshot; kubelet's default is 110 pods */
+
+struct proctab;
+
+/*
+ * Groups the live (not exited) processes of t that run in a container by container id.
+ * New array, sorted by id, of at most max objects {"id", "runtime", "pod_uid",
+ * "processes"} (runtime and pod_uid when the cgroup path shows them); enrich (may be
+ * NULL) is called on each kept object to add the pod fields ("pod", "namespace", "name",
+ * "image": k8s_engine_enrich fits).  Containers past max (in id order) are left out and
+ * counted in *omitted.  NULL with errno = ENOMEM.
+ */
+json_t *posture_workloads(const struct proctab *t, size_t max, void (*enrich)(void *ctx, json_t *container),
+			  void *ctx, size_t *omitted);
 
 /* Writes key = value into dir/60-vigil-posture.conf (replacing an earlier line
  * for key; the file is replaced atomically).  0 or -errno. */

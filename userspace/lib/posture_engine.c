@@ -9,6 +9,9 @@
  * and the package database for about a second, which the event loop must not
  * wait for); the thread gets deep copies of everything it reads.  On-demand
  * runs are synchronous and reuse the slow checks' last results.
+ *
+ * Each snapshot also lists the containers running on the node ("workloads",
+ * from the process table, with pod metadata from the kubernetes engine).
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +28,7 @@
 #include "fim.h"
 #include "forward.h"
 #include "jit.h"
+#include "k8s.h"
 #include "log.h"
 #include "posture.h"
 #include "util.h"
@@ -44,6 +48,7 @@ struct posture {
 	uint64_t next_run_ns;              /* CLOCK_BOOTTIME */
 	json_t *last;                      /* last snapshot */
 	uint64_t runs;
+	size_t workloads, workloads_omitted;   /* in the last snapshot */
 	json_t *slow_cache;                /* {rec_id: assessment} of slow checks */
 	/* background run */
 	pthread_t th;
@@ -204,6 +209,25 @@ static void make_env(struct posture *p, struct posture_env *e, json_t **runtime)
 	e->ctx = p;
 }
 
+/* The containers running now (process table) with their pod metadata.  Runs on the event
+ * loop's thread, which owns the process table, when a snapshot is finished: a background
+ * assessment's snapshot lists the containers of the moment it is kept. */
+static void add_workloads(struct posture *p, json_t *snap)
+{
+	size_t omitted = 0;
+	json_t *w = posture_workloads(agent_proctab(p->a), POSTURE_WORKLOADS_MAX, k8s_engine_enrich,
+				      agent_engine(p->a, "kubernetes"), &omitted);
+
+	if (!w) {
+		vlog_ratelimited(VLOG_WARN, "posture: cannot list the workloads: out of memory");
+		return;
+	}
+	p->workloads = json_array_size(w) + omitted;
+	p->workloads_omitted = omitted;
+	json_object_set_new(snap, "workloads", w);
+	json_object_set_new(snap, "workloads_omitted", json_integer((json_int_t)omitted));
+}
+
 static void add_host(struct posture *p, json_t *snap)
 {
 	struct utsname un;
@@ -217,6 +241,7 @@ static void add_host(struct posture *p, json_t *snap)
 		"fanotify_perm", pr->fanotify_perm, "xdp", pr->xdp, "tc", pr->tc, "ringbuf", pr->ringbuf));
 	json_object_set_new(snap, "forwarder", json_pack("{s:I}", "spool_dropped",
 							 (json_int_t)forward_dropped(fwd_of(p))));
+	add_workloads(p, snap);
 }
 
 /* Keeps a new snapshot (and the slow checks' results) and queues it for the service. */
@@ -424,9 +449,10 @@ static json_t *pst_status(void *st)
 	struct posture *p = st;
 	json_t *sc = json_object_get(p->last, "score");
 
-	return json_pack("{s:I, s:O?, s:O?}", "runs", (json_int_t)p->runs,
+	return json_pack("{s:I, s:O?, s:O?, s:I, s:I}", "runs", (json_int_t)p->runs,
 			 "time", json_object_get(p->last, "time"),
-			 "percent", json_object_get(sc, "percent"));
+			 "percent", json_object_get(sc, "percent"),
+			 "workloads", (json_int_t)p->workloads, "workloads_omitted", (json_int_t)p->workloads_omitted);
 }
 
 static void pst_destroy(void *st)

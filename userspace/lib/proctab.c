@@ -266,6 +266,12 @@ size_t proctab_size(const struct proctab *t)
 	return t->n;
 }
 
+void proctab_foreach(const struct proctab *t, void (*fn)(const struct proc *p, void *ctx), void *ctx)
+{
+	for (const struct proc *p = t->lru.lru_next; p != &t->lru; p = p->lru_next)
+		fn(p, ctx);
+}
+
 uint64_t proctab_evictions(const struct proctab *t)
 {
 	return t->evictions;

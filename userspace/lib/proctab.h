@@ -68,6 +68,9 @@ size_t proctab_sweep(struct proctab *t, uint64_t grace_ns);
 int proc_set_bytes(char **field, size_t *flen, const char *buf, size_t len);
 
 size_t proctab_size(const struct proctab *t);
+/* Calls fn for every entry, live and exited, in no particular order, without changing the
+ * LRU order; fn must not add or remove entries. */
+void proctab_foreach(const struct proctab *t, void (*fn)(const struct proc *p, void *ctx), void *ctx);
 uint64_t proctab_evictions(const struct proctab *t);
 
 /* JSON object for the alert/event "process" field: pid, ppid, uid, user, exe, cmdline, args,

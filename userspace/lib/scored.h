@@ -63,6 +63,7 @@ int scored_token_check(struct scored_db *db, const char *token, char *name, size
 #define SCORED_BODY_MAX    (8u << 20)   /* bytes: larger requests get 413 */
 #define SCORED_BATCH_MAX   10000        /* alerts per request */
 #define SCORED_RECS_MAX    1000         /* recommendations per posture snapshot */
+#define SCORED_WORKLOADS_MAX 4096       /* workloads (containers) per posture snapshot */
 
 struct scored;
 

@@ -223,6 +223,11 @@ static json_t *col_json(sqlite3_stmt *st, int col)
 	return v ? v : json_null();
 }
 
+static json_t *col_int_or_null(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? json_null() : json_integer(sqlite3_column_int64(st, col));
+}
+
 static json_t *col_str(sqlite3_stmt *st, int col)
 {
 	const char *t = (const char *)sqlite3_column_text(st, col);
@@ -497,6 +502,52 @@ static int check_rec(const json_t *o, size_t i, char *why, size_t wlen)
 	return 0;
 }
 
+/* The snapshot's "workloads" (the containers the host runs, see posture.h): absent or null, or
+ * an array of objects with a container id, the pod fields as strings of Kubernetes' sizes and a
+ * process count; other keys pass through.  "workloads_omitted" is a count. */
+static int check_workloads(const json_t *b, char *why, size_t wlen)
+{
+	const json_t *w = json_object_get(b, "workloads"), *om = json_object_get(b, "workloads_omitted"), *v;
+	static const struct { const char *key; size_t max; bool req; } keys[] = {
+		{ "id", 128, true }, { "runtime", 32, false }, { "pod_uid", 36, false }, { "pod", 253, false },
+		{ "namespace", 63, false }, { "name", 253, false }, { "image", STR_MAX, false },
+	};
+	const char *s;
+	char wy[256];
+	size_t i;
+
+	if (om && !json_is_null(om) && (!json_is_integer(om) || json_integer_value(om) < 0 ||
+					 json_integer_value(om) > INT32_MAX)) {
+		snprintf(why, wlen, "\"workloads_omitted\" must be a count");
+		return -EINVAL;
+	}
+	if (!w || json_is_null(w))
+		return 0;
+	if (!json_is_array(w) || json_array_size(w) > SCORED_WORKLOADS_MAX) {
+		snprintf(why, wlen, "\"workloads\" must be an array of at most %d objects", SCORED_WORKLOADS_MAX);
+		return -EINVAL;
+	}
+	json_array_foreach(w, i, v) {
+		const json_t *n = json_object_get(v, "processes");
+
+		if (!json_is_object(v)) {
+			snprintf(why, wlen, "workloads[%zu] must be an object", i);
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if (get_str(v, keys[k].key, keys[k].req, keys[k].max, &s, wy, sizeof(wy))) {
+				snprintf(why, wlen, "workloads[%zu]: %s", i, wy);
+				return -EINVAL;
+			}
+		}
+		if (n && !json_is_null(n) && (!json_is_integer(n) || json_integer_value(n) < 0)) {
+			snprintf(why, wlen, "workloads[%zu]: \"processes\" must be a count", i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int h_posture(struct scored_ctx *c, struct scored_resp *rs)
 {
 	json_t *b = c->body, *recs = json_object_get(b, "recommendations"), *v, *ids = json_object();
@@ -531,6 +582,10 @@ static int h_posture(struct scored_ctx *c, struct scored_resp *rs)
 	}
 	if (json_object_get(b, "backends") && !json_is_object(json_object_get(b, "backends"))) {
 		r = scored_error(rs, 400, "\"backends\" must be an object");
+		goto out;
+	}
+	if (check_workloads(b, why, sizeof(why))) {
+		r = scored_error(rs, 400, "%s", why);
 		goto out;
 	}
 	json_array_foreach(recs, i, v) {
@@ -569,9 +624,11 @@ static int h_posture(struct scored_ctx *c, struct scored_resp *rs)
 			       " reason, evidence, remediation, fix_automated) VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &ins, NULL)
 	    != SQLITE_OK ||
 	    sqlite3_prepare_v2(h, "INSERT INTO hosts(name, kernel, agent_version, backends, first_seen_ns, last_seen_ns,"
-			       " posture_time, posture_ns, score, spool_dropped) VALUES(?1,?2,?3,?4,?5,?5,?6,?7,?8,?9)"
+			       " posture_time, posture_ns, score, spool_dropped, workloads, workloads_omitted, workload_count)"
+			       " VALUES(?1,?2,?3,?4,?5,?5,?6,?7,?8,?9,?10,?11,?12)"
 			       " ON CONFLICT(name) DO UPDATE SET kernel = ?2, agent_version = ?3, backends = ?4,"
-			       " last_seen_ns = ?5, posture_time = ?6, posture_ns = ?7, score = ?8, spool_dropped = ?9",
+			       " last_seen_ns = ?5, posture_time = ?6, posture_ns = ?7, score = ?8, spool_dropped = ?9,"
+			       " workloads = ?10, workloads_omitted = ?11, workload_count = ?12",
 			       -1, &up, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_text(del, 1, host, -1, SQLITE_TRANSIENT);
@@ -615,6 +672,19 @@ static int h_posture(struct scored_ctx *c, struct scored_resp *rs)
 		sqlite3_bind_int64(up, 7, pns);
 		sqlite3_bind_double(up, 8, score_round2(res.percent));
 		sqlite3_bind_int64(up, 9, dropped > 0 ? dropped : 0);
+		const json_t *wl = json_object_get(b, "workloads");
+		char *ws = json_is_array(wl) ? json_dumps(wl, JSON_COMPACT) : NULL;
+		json_int_t om = json_integer_value(json_object_get(b, "workloads_omitted"));
+		if (ws) {
+			sqlite3_bind_text(up, 10, ws, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(up, 11, om);
+			sqlite3_bind_int64(up, 12, (json_int_t)json_array_size(wl) + om);
+		} else {
+			sqlite3_bind_null(up, 10);
+			sqlite3_bind_null(up, 11);
+			sqlite3_bind_null(up, 12);
+		}
+		free(ws);
 		if (sqlite3_step(up) != SQLITE_DONE)
 			goto dberr;
 	}
@@ -797,17 +867,20 @@ static json_t *host_row(sqlite3_stmt *st)
 {
 	char ts[48];
 
-	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:I}",
+	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:I, s:o}",
 		"host", (const char *)sqlite3_column_text(st, 0), "kernel", col_str(st, 1),
 		"agent_version", col_str(st, 2), "backends", col_json(st, 3),
 		"first_seen", rfc3339(sqlite3_column_int64(st, 4), ts, sizeof(ts)),
 		"last_seen", rfc3339(sqlite3_column_int64(st, 5), ts, sizeof(ts)),
 		"posture_time", col_str(st, 6),
 		"score", sqlite3_column_type(st, 7) == SQLITE_NULL ? json_null() : json_real(sqlite3_column_double(st, 7)),
-		"spool_dropped", (json_int_t)sqlite3_column_int64(st, 8));
+		"spool_dropped", (json_int_t)sqlite3_column_int64(st, 8),
+		"workload_count", col_int_or_null(st, 9));
 }
 
-#define HOST_COLS "name, kernel, agent_version, backends, first_seen_ns, last_seen_ns, posture_time, score, spool_dropped"
+/* The list shows how many containers a host runs; the host's page lists them. */
+#define HOST_COLS "name, kernel, agent_version, backends, first_seen_ns, last_seen_ns, posture_time, score," \
+		  " spool_dropped, workload_count"
 
 static int h_hosts(struct scored_ctx *c, struct scored_resp *rs)
 {
@@ -834,12 +907,16 @@ static int h_host(struct scored_ctx *c, struct scored_resp *rs)
 	sqlite3_stmt *st;
 	json_t *o = NULL, *recs, *sc;
 
-	if (sqlite3_prepare_v2(scored_db_handle(c->db), "SELECT " HOST_COLS " FROM hosts WHERE name = ?", -1, &st, NULL)
+	if (sqlite3_prepare_v2(scored_db_handle(c->db), "SELECT " HOST_COLS ", workloads, workloads_omitted"
+			       " FROM hosts WHERE name = ?", -1, &st, NULL)
 	    != SQLITE_OK)
 		return db_fail(rs, c);
 	sqlite3_bind_text(st, 1, c->params[0], -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW) {
 		o = host_row(st);
+		json_object_set_new(o, "workloads", col_json(st, 10));
+		json_object_set_new(o, "workloads_omitted", col_int_or_null(st, 11));
+	}
 	sqlite3_finalize(st);
 	if (!o)
 		return scored_error(rs, 404, "unknown host \"%s\"", c->params[0]);

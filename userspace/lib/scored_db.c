@@ -73,6 +73,12 @@ const struct scored_migration scored_migrations[] = {
 	  "CREATE TABLE incident_activity(id INTEGER PRIMARY KEY AUTOINCREMENT, incident_id INTEGER NOT NULL,"
 	  "  time_ns INTEGER NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT);"
 	  "CREATE INDEX incident_activity_incident ON incident_activity(incident_id, id);" },
+	/* posture workloads (the containers a host runs): the array as posted, and how many the
+	 * agent counted (listed + omitted); NULL for agents that do not report them */
+	{ 3,
+	  "ALTER TABLE hosts ADD COLUMN workloads TEXT;"
+	  "ALTER TABLE hosts ADD COLUMN workloads_omitted INTEGER;"
+	  "ALTER TABLE hosts ADD COLUMN workload_count INTEGER;" },
 	{ 0, NULL },
 };
 

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 "\n"
 "Assesses this host against vigil's recommendation catalogue (kernel and OS\n"
 "hardening, accounts and access, files, and vigil's own runtime coverage) and\n"
-"prints each recommendation's status, the evidence found and the remediation.\n"
+"prints each recommendation's status, the evidence found and the remediation,\n"
+"then the containers running on the node (pod, namespace, container name, image).\n"
 "vigild runs the assessment; when it is not running (or with --local) the CLI\n"
 "assesses in-process and the runtime checks report that nothing protects the host.\n"
 "  --json          the snapshot as one JSON object\n"
@@ -84,6 +85,33 @@ static int status_rank(const char *s)
 		if (s && !strcmp(s, order[i]))
 			return i;
 	return 4;
+}
+
+/* The containers vigild saw running (snapshot "workloads"), ids shortened as `docker ps` does. */
+static void print_workloads(const json_t *snap)
+{
+	const json_t *w = json_object_get(snap, "workloads"), *v;
+	json_int_t omitted = json_integer_value(json_object_get(snap, "workloads_omitted"));
+	size_t i;
+
+	if (!json_array_size(w) && !omitted)
+		return;
+	printf("\n%zu container(s) running", json_array_size(w) + (size_t)omitted);
+	if (omitted)
+		printf(" (%lld not listed)", (long long)omitted);
+	printf("\n%-12s %-10s %5s  %-40s %-16s %s\n", "CONTAINER", "RUNTIME", "PROCS", "NAMESPACE/POD", "NAME", "IMAGE");
+	json_array_foreach(w, i, v) {
+		const char *ns = json_string_value(json_object_get(v, "namespace"));
+		const char *pod = json_string_value(json_object_get(v, "pod"));
+		char nspod[320];
+
+		snprintf(nspod, sizeof(nspod), "%s%s%s", ns ?: "", ns ? "/" : "", pod ?: "-");
+		printf("%-12.12s %-10s %5lld  %-40s %-16s %s\n", json_string_value(json_object_get(v, "id")) ?: "?",
+		       json_string_value(json_object_get(v, "runtime")) ?: "-",
+		       (long long)json_integer_value(json_object_get(v, "processes")), nspod,
+		       json_string_value(json_object_get(v, "name")) ?: "-",
+		       json_string_value(json_object_get(v, "image")) ?: "-");
+	}
 }
 
 int cmd_posture(int argc, char **argv)
@@ -163,6 +191,7 @@ int cmd_posture(int argc, char **argv)
 			}
 		}
 	}
+	print_workloads(snap);
 	json_decref(snap);
 	return bad ? VIGIL_EXIT_FINDINGS : 0;
 }
