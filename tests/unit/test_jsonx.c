@@ -248,6 +248,57 @@ static void test_dump_line_order_and_compact(void **state)
 	json_decref(obj);
 }
 
+/* The direct writer gives what jansson gives for {"k":jsonx_set_bytes(..),"n":int}. */
+static void check_writer(const char *in, size_t n, long long v, const char *ctx)
+{
+	struct jsonx_buf b = { 0 };
+	json_t *obj = json_object();
+	char *line;
+
+	assert_int_equal(jsonx_set_bytes(obj, "k", in, n), 0);
+	json_object_set_new(obj, "n", json_integer(v));
+	line = jsonx_dump_line(obj);
+	assert_non_null(line);
+	jsonx_buf_raw(&b, "{", 1);
+	jsonx_buf_key_bytes(&b, true, "k", in, n);
+	jsonx_buf_key(&b, false, "n");
+	jsonx_buf_int(&b, v);
+	jsonx_buf_raw(&b, "}", 1);
+	assert_int_equal(b.err, 0);
+	assert_bytes_eq(line, strlen(line), b.p, b.len, ctx);
+	free(line);
+	free(b.p);
+	json_decref(obj);
+}
+
+static void test_writer_matches_jansson(void **state)
+{
+	static const long long ints[] = { 0, -1, 1, 4294967295ll, -9223372036854775807ll - 1,
+					  9223372036854775807ll };
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_writer(cases[i].in, cases[i].in_len, ints[i % 6], cases[i].name);
+	/* every byte alone, and every byte between ASCII neighbours and after a lead byte */
+	for (i = 0; i < 256; i++) {
+		buf[0] = (char)i;
+		check_writer(buf, 1, (long long)i, "single byte");
+		snprintf(buf, sizeof(buf), "a%cz\xc3%c\"\\", (int)i, (int)i);
+		check_writer(buf, 7, -(long long)i, "byte in context");
+	}
+	/* pseudo-random byte strings (fixed seed: reproducible) */
+	srand(42);
+	for (i = 0; i < 20000; i++) {
+		size_t n = (size_t)rand() % sizeof(buf);
+
+		for (size_t j = 0; j < n; j++)
+			buf[j] = (char)(rand() % 4 ? rand() % 256 : 0x80 + rand() % 64);
+		check_writer(buf, n, (long long)rand() - RAND_MAX / 2, "random bytes");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_base64_round_trip_all_bytes),
 		cmocka_unit_test(test_base64_decode_rejects),
 		cmocka_unit_test(test_dump_line_order_and_compact),
+		cmocka_unit_test(test_writer_matches_jansson),
 	};
 
 	return cmocka_run_group_tests_name("jsonx", tests, NULL, NULL);

@@ -253,43 +253,32 @@ static void test_rotation_keep_and_gzip(void **state)
 	sink_free(s);
 }
 
-static void test_no_loss_no_duplication(void **state)
+/* Every seq 0..n-1 exactly once, in order, across name.rot(.gz) .. name.1(.gz) and the live
+ * file; no file above max_bytes; mode 0600. */
+static void check_all_lines(const struct fixture *f, int n, uint64_t rot, uint64_t max_bytes, bool gz)
 {
-	struct fixture *f = *state;
-	enum { N = 1000 };
-	struct sink_opts o = { .max_bytes = 512, .keep = 500, .compress = true, .mode = 0600 };
-	struct sink *s = sink_open(f->dir, NAME, &o);
-	static int seen[N];
-	char line[128], p[PATH_MAX];
+	int *seen = calloc((size_t)n, sizeof(int));
+	char p[PATH_MAX];
 	int i, k, total = 0, last = -1;
-	uint64_t rot;
 
-	assert_non_null(s);
-	memset(seen, 0, sizeof(seen));
-	for (i = 0; i < N; i++) {
-		make_line(line, sizeof(line), i);
-		assert_int_equal(sink_write_line(s, line, strlen(line)), 0);
-	}
-	rot = sink_rotations(s);
-	assert_true(rot > 0 && rot < 500);
-	assert_int_equal(sink_lines(s), N);
-	assert_int_equal(sink_failures(s), 0);
-
+	assert_non_null(seen);
 	/* Oldest first: name.rot .. name.1, then the live file. */
 	for (k = (int)rot; k >= 1; k--) {
 		struct stat st;
 		size_t len;
 		char *c;
 
-		sink_rotated_name(f->live, k, true, p, sizeof(p));
+		sink_rotated_name(f->live, k, gz, p, sizeof(p));
 		c = slurp(p, &len);
 		if (!c)
 			fail_msg("expected %s (rotation %d of %llu), missing", p, k,
 				 (unsigned long long)rot);
-		if (len > o.max_bytes)
+		if (gz && !is_gzip(p))
+			fail_msg("%s: expected gzip data, seen a plain file", p);
+		if (len > max_bytes)
 			fail_msg("%s: expected <= %llu bytes uncompressed, seen %zu", p,
-				 (unsigned long long)o.max_bytes, len);
-		total += count_lines(c, seen, N, &last, p);
+				 (unsigned long long)max_bytes, len);
+		total += count_lines(c, seen, n, &last, p);
 		free(c);
 		assert_int_equal(stat(p, &st), 0);
 		if ((st.st_mode & 0777) != 0600)
@@ -299,14 +288,99 @@ static void test_no_loss_no_duplication(void **state)
 		char *c = slurp(f->live, NULL);
 
 		assert_non_null(c);
-		total += count_lines(c, seen, N, &last, f->live);
+		total += count_lines(c, seen, n, &last, f->live);
 		free(c);
 	}
-	if (total != N)
-		fail_msg("expected %d lines across live and rotated files, seen %d", N, total);
-	for (i = 0; i < N; i++)
+	if (total != n)
+		fail_msg("expected %d lines across live and rotated files, seen %d", n, total);
+	for (i = 0; i < n; i++)
 		if (seen[i] != 1)
 			fail_msg("seq %d: expected exactly once, seen %d times", i, seen[i]);
+	free(seen);
+}
+
+static void test_no_loss_no_duplication(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 1000 };
+	struct sink_opts o = { .max_bytes = 512, .keep = 500, .compress = true, .mode = 0600 };
+	struct sink *s = sink_open(f->dir, NAME, &o);
+	char line[128];
+	uint64_t rot;
+
+	assert_non_null(s);
+	for (int i = 0; i < N; i++) {
+		make_line(line, sizeof(line), i);
+		assert_int_equal(sink_write_line(s, line, strlen(line)), 0);
+	}
+	rot = sink_rotations(s);
+	assert_true(rot > 0 && rot < 500);
+	assert_int_equal(sink_lines(s), N);
+	assert_int_equal(sink_failures(s), 0);
+	check_all_lines(f, N, rot, o.max_bytes, true);
+	sink_free(s);
+}
+
+/* Buffered lines reach the file only whole and only on a flush (or a full buffer, a
+ * rotation, a reopen, sink_free); with async compression nothing is lost or doubled. */
+static void test_buffered_async_no_loss(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 3000 };
+	struct sink_opts o = { .max_bytes = 2048, .keep = 1000, .compress = true, .compress_async = true,
+			       .buffer_bytes = 700, .mode = 0600 };
+	struct sink *s = sink_open(f->dir, NAME, &o);
+	char line[128];
+	struct stat st;
+	uint64_t rot;
+
+	assert_non_null(s);
+	make_line(line, sizeof(line), 0);
+	assert_int_equal(sink_write_line(s, line, strlen(line)), 0);
+	assert_int_equal(stat(f->live, &st), 0);
+	if (st.st_size != 0 || sink_lines(s) != 0)
+		fail_msg("before a flush: expected 0 bytes and 0 lines written, seen %lld and %llu",
+			 (long long)st.st_size, (unsigned long long)sink_lines(s));
+	assert_int_equal(sink_flush(s), 0);
+	assert_int_equal(stat(f->live, &st), 0);
+	if ((size_t)st.st_size != strlen(line) + 1 || sink_lines(s) != 1)
+		fail_msg("after a flush: expected %zu bytes and 1 line, seen %lld and %llu",
+			 strlen(line) + 1, (long long)st.st_size, (unsigned long long)sink_lines(s));
+	for (int i = 1; i < N; i++) {
+		make_line(line, sizeof(line), i);
+		assert_int_equal(sink_write_line(s, line, strlen(line)), 0);
+		if (i % 7 == 0)
+			assert_int_equal(sink_flush(s), 0);
+	}
+	assert_int_equal(sink_flush(s), 0);
+	rot = sink_rotations(s);
+	assert_true(rot > 10 && rot < 1000);
+	assert_int_equal(sink_lines(s), N);
+	assert_int_equal(sink_failures(s), 0);
+	sink_free(s);   /* waits for the last compression */
+	check_all_lines(f, N, rot, o.max_bytes, true);
+}
+
+/* A failed flush counts each buffered line as a failure and drops the batch. */
+static void test_buffered_failure_counted(void **state)
+{
+	struct sink_opts o = { .keep = 1, .mode = 0640, .buffer_bytes = 4096 };
+	struct sink *s;
+	int r;
+
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	s = sink_open("/dev", "full", &o);
+	assert_non_null(s);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sink_write_line(s, "x", 1), 0);
+	r = sink_flush(s);
+	if (r != -ENOSPC)
+		fail_msg("flush to /dev/full: expected %d (-ENOSPC), seen %d", -ENOSPC, r);
+	assert_int_equal(sink_failures(s), 3);
+	assert_int_equal(sink_lines(s), 0);
+	assert_int_equal(sink_flush(s), 0);   /* nothing left */
 	sink_free(s);
 }
 
@@ -560,6 +634,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_write_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_keep_and_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_loss_no_duplication, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffered_async_no_loss, setup, teardown),
+		cmocka_unit_test(test_buffered_failure_counted),
 		cmocka_unit_test_setup_teardown(test_rotation_uncompressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_keeps_crash_leftover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_rename, setup, teardown),

@@ -43,6 +43,9 @@
 #define EXIT_GRACE_NS   (30ull * 1000000000ull)
 #define LOSS_MARK_NS    (10ull * 1000000000ull)   /* alerts this long after a loss carry the marker */
 
+#define EVENTS_BUFFER   (256 * 1024)   /* events log: whole lines kept until the batch ends */
+#define ACTOR_SLOTS     64
+
 #define DEDUP_SLOTS     1024
 #define DEDUP_WINDOW_NS (60ull * 1000000000ull)
 
@@ -51,6 +54,22 @@ struct dedup_slot {
 	uint64_t first_wall_ns, last_wall_ns;
 	uint32_t count;
 	json_t *first;              /* the alert written first (id filled), for the summary */
+};
+
+/*
+ * The serialized "process" and "parents" of recent actors.  A flood of records from one
+ * process would otherwise rebuild and re-serialize the same ~1 kB for every record.  An
+ * entry is valid while the process table is unchanged: same generation (bumped by every
+ * exec, fork, exit, lazily completed entry and timer tick, so staleness is bounded by one
+ * tick), same size and no eviction since it was filled.
+ */
+struct actor_slot {
+	uint32_t tgid;
+	uint64_t start_ns;
+	uint64_t gen, evictions;
+	size_t nprocs;
+	char *proc, *parents;       /* proc_to_json() and proctab_ancestry() as JSON text */
+	size_t proc_len, parents_len;
 };
 
 struct agent {
@@ -85,8 +104,15 @@ struct agent {
 	size_t neng;
 	struct ctl_cmd *cmds;          /* agent + engine control commands */
 
+	/* actor serialization cache */
+	struct actor_slot actors[ACTOR_SLOTS];
+	uint64_t actor_gen;
+	struct jsonx_buf line;         /* scratch for one events line */
+	char ts_text[48];              /* util_rfc3339() of the second ts_sec (start_event_line) */
+	uint64_t ts_sec;
+
 	/* counters */
-	uint64_t records, malformed, alerts_written, events_written;
+	uint64_t records, malformed, alerts_written;
 	json_t *alert_counts;          /* {rule: {severity: written}} */
 	uint64_t sent_prev[VIGIL_EV_TYPE_MAX];
 	uint64_t rate_prev_ns;
@@ -127,9 +153,16 @@ static int write_event(struct agent *a, json_t *ev)
 
 	if (r)
 		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
-	else
-		a->events_written++;
 	return r;
+}
+
+/* Writes the buffered events (end of a ringbuf batch, timer, exit). */
+static void flush_events(struct agent *a)
+{
+	int r = sink_flush(a->events);
+
+	if (r)
+		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
 }
 
 /* alert_counts[rule][severity]++ (rules come from code and policy: a bounded set) */
@@ -217,6 +250,8 @@ static struct proc *actor(struct agent *a, const struct vigil_hdr *h)
 
 	if (!p)
 		return NULL;
+	if (!p->comm[0] || (!p->exe && !p->seeded) || (!p->cgroup_id && h->cgroup_id))
+		a->actor_gen++;
 	if (!p->comm[0])
 		memcpy(p->comm, h->comm, sizeof(p->comm));
 	if (!p->exe && !p->seeded) {
@@ -236,6 +271,161 @@ static struct proc *actor(struct agent *a, const struct vigil_hdr *h)
 			container_from_cgroup(cp, &p->container);
 	}
 	return p;
+}
+
+static void actor_slot_clear(struct actor_slot *c)
+{
+	free(c->proc);
+	free(c->parents);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The cached serialization of p's "process" and "parents", filled when stale.  NULL on ENOMEM. */
+static const struct actor_slot *actor_json(struct agent *a, const struct proc *p)
+{
+	struct actor_slot *c = &a->actors[p->tgid % ACTOR_SLOTS];
+	uint64_t ev = proctab_evictions(a->pt);
+	size_t n = proctab_size(a->pt);
+	json_t *pj, *anc;
+
+	if (c->proc && c->tgid == p->tgid && c->start_ns == p->start_ns && c->gen == a->actor_gen &&
+	    c->evictions == ev && c->nprocs == n)
+		return c;
+	actor_slot_clear(c);
+	pj = proc_to_json(p);
+	anc = proctab_ancestry(a->pt, p, 8);
+	c->proc = pj ? jsonx_dump_line(pj) : NULL;
+	c->parents = anc ? jsonx_dump_line(anc) : NULL;
+	json_decref(pj);
+	json_decref(anc);
+	if (!c->proc || !c->parents || c->proc[0] != '{') {
+		actor_slot_clear(c);
+		return NULL;
+	}
+	c->proc_len = strlen(c->proc);
+	c->parents_len = strlen(c->parents);
+	c->tgid = p->tgid;
+	c->start_ns = p->start_ns;
+	c->gen = a->actor_gen;
+	c->evictions = ev;
+	c->nprocs = n;
+	return c;
+}
+
+/*
+ * Completes a->line, which holds the start of an events line (an object left open after its
+ * own fields), with the actor fields of agent_add_actor() (process, parents, container,
+ * cgroup_id in that order, the thread id last in "process") and writes it to the events
+ * log.  "process" and "parents" come from the actor cache.  With p, pextra (JSON members,
+ * each with its leading comma) goes at the end of "process"; tail likewise at the end of the
+ * record.  0 or -errno.
+ */
+static int finish_event_line_x(struct agent *a, struct proc *p, const struct vigil_hdr *h,
+			       const char *pextra, const char *tail)
+{
+	struct jsonx_buf *b = &a->line;
+	const struct actor_slot *c = p ? actor_json(a, p) : NULL;
+	json_t *cj;
+	int r;
+
+	if (p && !c)
+		return -ENOMEM;
+	jsonx_buf_key(b, false, "process");
+	if (!c) {
+		jsonx_buf_raw(b, "{\"pid\":", 7);
+		jsonx_buf_int(b, (int)h->tgid);
+		jsonx_buf_raw(b, "}", 1);
+	} else if (h->pid != h->tgid || pextra) {
+		jsonx_buf_raw(b, c->proc, c->proc_len - 1);
+		if (h->pid != h->tgid) {
+			jsonx_buf_key(b, false, "tid");
+			jsonx_buf_int(b, h->pid);
+		}
+		if (pextra)
+			jsonx_buf_raw(b, pextra, strlen(pextra));
+		jsonx_buf_raw(b, "}", 1);
+	} else {
+		jsonx_buf_raw(b, c->proc, c->proc_len);
+	}
+	if (c) {
+		jsonx_buf_key(b, false, "parents");
+		jsonx_buf_raw(b, c->parents, c->parents_len);
+	}
+	jsonx_buf_key(b, false, "container");
+	if (c && (cj = proc_container_json(p))) {
+		char *cs;
+
+		k8s_engine_enrich(agent_engine(a, "kubernetes"), cj);
+		cs = jsonx_dump_line(cj);
+		json_decref(cj);
+		if (!cs)
+			return -ENOMEM;
+		jsonx_buf_raw(b, cs, strlen(cs));
+		free(cs);
+	} else {
+		jsonx_buf_raw(b, "null", 4);
+	}
+	jsonx_buf_key(b, false, "cgroup_id");
+	jsonx_buf_int(b, (json_int_t)h->cgroup_id);
+	if (tail)
+		jsonx_buf_raw(b, tail, strlen(tail));
+	jsonx_buf_raw(b, "}", 1);
+	if (b->err)
+		return b->err;
+	r = sink_write_line(a->events, b->p, b->len);
+	if (r)
+		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
+	return r;
+}
+
+static int finish_event_line(struct agent *a, struct proc *p, const struct vigil_hdr *h)
+{
+	return finish_event_line_x(a, p, h, NULL, NULL);
+}
+
+/* Starts a->line with the fields of event_base(): {"time":..,"type":..,"host":.. (left open). */
+static void start_event_line(struct agent *a, const struct vigil_hdr *h)
+{
+	uint64_t wall = util_boot_to_wall_ns(h->ts_ns);
+	char *ts = a->ts_text;
+
+	a->line.len = 0;
+	a->line.err = 0;
+	/* util_rfc3339() costs a gmtime and two formats: redo only the microseconds within a second */
+	if (!ts[0] || wall / 1000000000ull != a->ts_sec) {
+		util_rfc3339(wall, ts, sizeof(a->ts_text));
+		a->ts_sec = wall / 1000000000ull;
+	} else {
+		char *us = strchr(ts, '.');
+		unsigned v = (unsigned)(wall % 1000000000ull / 1000);
+
+		for (int i = 6; us && i >= 1; i--, v /= 10)
+			us[i] = (char)('0' + v % 10);
+	}
+	jsonx_buf_raw(&a->line, "{\"time\":\"", 9);
+	jsonx_buf_raw(&a->line, ts, strlen(ts));
+	jsonx_buf_raw(&a->line, "\",\"type\":", 9);
+	jsonx_buf_str(&a->line, type_name(h->type), strlen(type_name(h->type)), NULL);
+	jsonx_buf_key_bytes(&a->line, false, "host", a->host, strlen(a->host));
+}
+
+/* Writes record o (built by event_base() and a decoder) plus its actor to the events log:
+ * the line agent_add_actor() and write_event() give.  0 or -errno. */
+static int write_event_actor(struct agent *a, json_t *o, struct proc *p, const struct vigil_hdr *h)
+{
+	char *head = jsonx_dump_line(o);
+	size_t hlen = head ? strlen(head) : 0;
+	int r = -ENOMEM;
+
+	/* event_base() always sets "time": the object is never empty */
+	if (hlen > 2 && head[hlen - 1] == '}') {
+		a->line.len = 0;
+		a->line.err = 0;
+		jsonx_buf_raw(&a->line, head, hlen - 1);
+		r = finish_event_line(a, p, h);
+	}
+	free(head);
+	return r;
 }
 
 static json_t *event_base(struct agent *a, const struct vigil_hdr *h)
@@ -402,6 +592,7 @@ static int handle_exec(struct agent *a, const struct vigil_exec *ev, size_t len)
 
 	if (event_exec_check(ev, len))
 		return -EINVAL;
+	a->actor_gen++;
 
 	p = proctab_get(a->pt, ev->hdr.tgid, ev->hdr.start_ns);
 	if (!p)
@@ -445,19 +636,17 @@ static int handle_exec(struct agent *a, const struct vigil_exec *ev, size_t len)
 	hash_exe(a, p, ev);
 
 	if (a->pol->tel_exec) {
-		json_t *o = event_base(a, &ev->hdr);
-		agent_add_actor(a, o, p, &ev->hdr);
-		json_t *pj = json_object_get(o, "process");
-		json_object_set_new(pj, "argc", json_integer(ev->argc));
-		json_object_set_new(pj, "exe_dev", json_integer((json_int_t)util_kdev_to_dev(ev->exe_dev)));
-		json_object_set_new(pj, "exe_ino", json_integer((json_int_t)ev->exe_ino));
-		json_object_set_new(pj, "exe_mode", json_integer(ev->exe_mode));
-		if (ev->hdr.flags & VIGIL_F_PATH_TRUNC)
-			json_object_set_new(pj, "exe_path_truncated", json_true());
-		json_object_set_new(o, "namespaces", json_pack("{s:I, s:I}", "pid", (json_int_t)ev->pidns,
-								"mnt", (json_int_t)ev->mntns));
-		write_event(a, o);
-		json_decref(o);
+		/* what agent_add_actor() plus these members of "process" and "namespaces" give */
+		char pextra[192], tail[96];
+
+		snprintf(pextra, sizeof(pextra), ",\"argc\":%lld,\"exe_dev\":%lld,\"exe_ino\":%lld,\"exe_mode\":%lld%s",
+			 (long long)(json_int_t)ev->argc, (long long)(json_int_t)util_kdev_to_dev(ev->exe_dev),
+			 (long long)(json_int_t)ev->exe_ino, (long long)(json_int_t)ev->exe_mode,
+			 ev->hdr.flags & VIGIL_F_PATH_TRUNC ? ",\"exe_path_truncated\":true" : "");
+		snprintf(tail, sizeof(tail), ",\"namespaces\":{\"pid\":%lld,\"mnt\":%lld}",
+			 (long long)(json_int_t)ev->pidns, (long long)(json_int_t)ev->mntns);
+		start_event_line(a, &ev->hdr);
+		finish_event_line_x(a, p, &ev->hdr, pextra, tail);
 	}
 	rule_exec_world_writable(a, p, &ev->hdr);
 	return 0;
@@ -467,6 +656,7 @@ static int handle_fork(struct agent *a, const struct vigil_fork *ev, size_t len)
 {
 	if (len < sizeof(*ev))
 		return -EINVAL;
+	a->actor_gen++;
 	actor(a, &ev->hdr);
 	struct proc *c = proctab_fork(a->pt, ev->hdr.tgid, ev->hdr.start_ns, ev->child_tgid, ev->child_start_ns);
 	if (c && a->pol->tel_fork_exit) {
@@ -485,6 +675,7 @@ static int handle_exit(struct agent *a, const struct vigil_exit *ev, size_t len)
 
 	if (len < sizeof(*ev))
 		return -EINVAL;
+	a->actor_gen++;
 	p = proctab_lookup(a->pt, ev->hdr.tgid);
 	proctab_exit(a->pt, ev->hdr.tgid, ev->hdr.start_ns, ev->exit_code);
 	if (p && a->pol->tel_fork_exit) {
@@ -509,32 +700,34 @@ static bool file_watched(struct agent *a, const char *path)
 	return false;
 }
 
+/* file_watched() on a record's path bytes (n includes the NUL; 0 = absent). */
+static bool file_watched_raw(struct agent *a, const char *path, size_t n)
+{
+	return n && file_watched(a, path);
+}
+
 static int handle_file(struct agent *a, const struct vigil_file *ev, size_t len)
 {
-	json_t *o, *f;
+	const char *d = ev->data;
+	bool link_target = ev->op == VIGIL_FOP_SYMLINK;   /* path2 is the target string */
+	bool xattr = ev->op == VIGIL_FOP_SETXATTR || ev->op == VIGIL_FOP_REMOVEXATTR;
 	int r;
 
-	if (len < sizeof(*ev))
-		return -EINVAL;
-	o = event_base(a, &ev->hdr);
-	r = event_file_to_json(ev, len, o);
-	if (r) {
-		json_decref(o);
+	if ((r = event_file_check(ev, len)))
 		return r;
-	}
-	f = json_object_get(o, "file");
-	const char *p1 = json_string_value(json_object_get(f, "path"));
-	const char *p2 = json_string_value(json_object_get(f, "path2"));
-	bool link_target = ev->op == VIGIL_FOP_SYMLINK;   /* path2 is the target string */
-	if (!file_watched(a, p1) && (link_target || !file_watched(a, p2))) {
-		json_decref(o);
+	/* the policy's watch list on the kernel's bytes: records outside it cost nothing more
+	 * (a path that is not UTF-8 compares the same: the watch list is UTF-8) */
+	if (!file_watched_raw(a, d, ev->path_len) &&
+	    (link_target || xattr || !file_watched_raw(a, d + ev->path_len, ev->path2_len)))
 		return 0;
-	}
-	if (a->pol->tel_file) {
-		agent_add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
-		write_event(a, o);
-	}
-	json_decref(o);
+	if (!a->pol->tel_file)
+		return 0;
+	start_event_line(a, &ev->hdr);
+	jsonx_buf_key(&a->line, false, "file");
+	r = event_file_write(ev, len, &a->line);
+	if (r)
+		return r == -EINVAL ? r : 0;
+	finish_event_line(a, actor(a, &ev->hdr), &ev->hdr);
 	return 0;
 }
 
@@ -549,10 +742,8 @@ static int handle_net(struct agent *a, const struct vigil_net *ev, size_t len)
 		return 0;
 	o = event_base(a, &ev->hdr);
 	r = event_net_to_json(ev, len, o);
-	if (!r) {
-		agent_add_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
-		write_event(a, o);
-	}
+	if (!r)
+		write_event_actor(a, o, actor(a, &ev->hdr), &ev->hdr);
 	json_decref(o);
 	return r;
 }
@@ -696,7 +887,7 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(o, "alerts_written", json_integer((json_int_t)a->alerts_written));
 	json_object_set_new(o, "alerts_deduplicated", json_integer((json_int_t)a->alerts_deduplicated));
 	json_object_set_new(o, "alerts_by_rule", a->alert_counts ? json_deep_copy(a->alert_counts) : json_object());
-	json_object_set_new(o, "events_written", json_integer((json_int_t)a->events_written));
+	json_object_set_new(o, "events_written", json_integer((json_int_t)sink_lines(a->events)));
 	json_object_set_new(o, "log_write_failures",
 			    json_integer((json_int_t)(sink_failures(a->alerts) + sink_failures(a->events))));
 	json_object_set_new(o, "process_table", json_pack("{s:I, s:I}",
@@ -976,6 +1167,7 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 		a->o.proc_root = a->proc_root;
 	}
 	a->lock_fd = a->epfd = a->sigfd = a->timerfd = -1;
+	a->actor_gen = 1;
 	a->start_wall_ns = util_now_ns();
 	err[0] = 0;
 	if ((r = hostfs_set_root(a->o.host_root, a->o.proc_root))) {
@@ -1008,12 +1200,13 @@ struct agent *agent_new(const struct agent_opts *o, char *err, size_t errlen)
 		goto fail;
 
 	so = (struct sink_opts){ .max_bytes = a->pol->out_max_bytes, .keep = a->pol->out_keep,
-				 .compress = a->pol->out_compress, .mode = 0640 };
+				 .compress = a->pol->out_compress, .compress_async = true, .mode = 0640 };
 	a->alerts = sink_open(o->log_dir, VIGIL_ALERTS_NAME, &so);
 	if (!a->alerts) {
 		snprintf(err, errlen, "cannot open %s/%s: %s", o->log_dir, VIGIL_ALERTS_NAME, strerror(errno));
 		goto fail;
 	}
+	so.buffer_bytes = EVENTS_BUFFER;   /* flushed after every ringbuf batch and on the timer */
 	a->events = sink_open(o->log_dir, VIGIL_EVENTS_NAME, &so);
 	if (!a->events) {
 		snprintf(err, errlen, "cannot open %s/%s: %s", o->log_dir, VIGIL_EVENTS_NAME, strerror(errno));
@@ -1109,6 +1302,7 @@ int agent_run(struct agent *a)
 	struct epoll_event ee, evs[8];
 	struct itimerspec its = { .it_interval = { 0, 200000000 }, .it_value = { 0, 200000000 } };
 	int ticks = 0;
+	bool recheck = false;   /* woken or records read: more may come without a wake-up */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -1143,14 +1337,21 @@ int agent_run(struct agent *a)
 		a->pol->source, sink_path(a->alerts), sink_path(a->events), a->o.run_dir, VIGIL_SOCK_NAME);
 
 	while (!a->stop) {
-		int n = epoll_wait(a->epfd, evs, ARRAY_SIZE(evs), 1000);
+		int n = epoll_wait(a->epfd, evs, ARRAY_SIZE(evs), recheck ? SENSORS_RECHECK_MS : 1000);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0 && recheck) {
+			recheck = sensors_consume(a->sens) > 0;
+			flush_events(a);
+			continue;
+		}
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case 1:
 				sensors_consume(a->sens);
+				flush_events(a);
+				recheck = true;
 				break;
 			case 2: {
 				struct signalfd_siginfo si;
@@ -1177,6 +1378,8 @@ int agent_run(struct agent *a)
 					break;
 				/* drain first so loss checks see what is really lost */
 				sensors_consume(a->sens);
+				flush_events(a);
+				a->actor_gen++;     /* bounds what the actor cache can miss */
 				check_loss(a);
 				dedup_sweep(a, false);
 				for (size_t e = 0; e < a->neng; e++)
@@ -1206,6 +1409,12 @@ int agent_run(struct agent *a)
 				ctl_server_handle(a->ctl);
 				break;
 			default:
+				/* an engine's record may refer to a process whose exec record is
+				 * waiting in the ringbuf without a wake-up: read that first */
+				if (recheck) {
+					sensors_consume(a->sens);
+					flush_events(a);
+				}
 				if (evs[i].data.u32 >= 100 && evs[i].data.u32 - 100 < a->neng &&
 				    vigil_engines[evs[i].data.u32 - 100]->on_poll)
 					vigil_engines[evs[i].data.u32 - 100]->on_poll(a->eng[evs[i].data.u32 - 100]);
@@ -1216,6 +1425,7 @@ int agent_run(struct agent *a)
 	/* drain what the kernel already produced (bounded: a flood may go on) */
 	for (int i = 0; i < 64 && sensors_consume(a->sens) >= 4096; i++)
 		;
+	flush_events(a);
 	check_loss(a);
 	dedup_sweep(a, true);   /* summaries of open windows before exit */
 	return 0;
@@ -1239,6 +1449,9 @@ void agent_free(struct agent *a)
 			vigil_engines[i]->destroy(a->eng[i]);
 		a->eng[i] = NULL;
 	}
+	for (size_t i = 0; i < ACTOR_SLOTS; i++)
+		actor_slot_clear(&a->actors[i]);
+	free(a->line.p);
 	sensors_free(a->sens);
 	sink_free(a->alerts);
 	sink_free(a->events);

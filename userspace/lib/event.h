@@ -18,6 +18,12 @@
  * a malformed record (obj may be partly filled: discard it).
  */
 int event_file_to_json(const struct vigil_file *ev, size_t len, json_t *obj);
+/* Validation of event_file_to_json() alone: 0 or -EINVAL. */
+int event_file_check(const struct vigil_file *ev, size_t len);
+/* The "file" object of event_file_to_json() written as JSON text into b (the same bytes
+ * jsonx_dump_line() gives for it).  0, -EINVAL (malformed) or -ENOMEM. */
+struct jsonx_buf;
+int event_file_write(const struct vigil_file *ev, size_t len, struct jsonx_buf *b);
 int event_net_to_json(const struct vigil_net *ev, size_t len, json_t *obj);
 
 /* Names of enum values ("open_write", "rename", ...; "connect", ...); "unknown" otherwise. */

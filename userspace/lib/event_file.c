@@ -61,11 +61,9 @@ static int set_path(json_t *f, const char *key, const char *p, size_t n)
 	return n ? jsonx_set_bytes(f, key, p, n - 1) : 0;
 }
 
-int event_file_to_json(const struct vigil_file *ev, size_t len, json_t *obj)
+int event_file_check(const struct vigil_file *ev, size_t len)
 {
 	const char *data;
-	json_t *f;
-	int r = -ENOMEM;
 
 	if (len < sizeof(*ev) || ev->hdr.size > len || ev->hdr.size < sizeof(*ev))
 		return -EINVAL;
@@ -81,6 +79,87 @@ int event_file_to_json(const struct vigil_file *ev, size_t len, json_t *obj)
 		return -EINVAL;
 	if (ev->path2_len && memchr(data + ev->path_len, 0, ev->path2_len - 1))
 		return -EINVAL;
+	return 0;
+}
+
+/* "key":"path" (bytes without the NUL) when n > 0. */
+static void buf_path(struct jsonx_buf *b, const char *key, const char *p, size_t n)
+{
+	if (n)
+		jsonx_buf_key_bytes(b, false, key, p, n - 1);
+}
+
+static void buf_octal(struct jsonx_buf *b, const char *key, uint32_t v)
+{
+	char s[16];
+	int n = snprintf(s, sizeof(s), "\"%04o\"", v & 07777);
+
+	jsonx_buf_key(b, false, key);
+	jsonx_buf_raw(b, s, (size_t)n);
+}
+
+static void buf_int(struct jsonx_buf *b, const char *key, long long v)
+{
+	jsonx_buf_key(b, false, key);
+	jsonx_buf_int(b, v);
+}
+
+/* Mirrors event_file_to_json() field for field: keep the two in step (test_event checks it). */
+int event_file_write(const struct vigil_file *ev, size_t len, struct jsonx_buf *b)
+{
+	const char *data = ev->data;
+	int r = event_file_check(ev, len);
+
+	if (r)
+		return r;
+	jsonx_buf_raw(b, "{\"op\":\"", 7);
+	jsonx_buf_raw(b, event_file_op_name(ev->op), strlen(event_file_op_name(ev->op)));
+	jsonx_buf_raw(b, "\"", 1);
+	buf_path(b, "path", data, ev->path_len);
+	buf_path(b, ev->op == VIGIL_FOP_SETXATTR || ev->op == VIGIL_FOP_REMOVEXATTR ? "xattr" : "path2",
+		 data + ev->path_len, ev->path2_len);
+	buf_int(b, "dev", (long long)(json_int_t)ev->dev);
+	buf_int(b, "ino", (long long)(json_int_t)ev->ino);
+	jsonx_buf_key(b, false, "type");
+	jsonx_buf_str(b, file_type(ev->mode), strlen(file_type(ev->mode)), NULL);
+	buf_octal(b, "mode", ev->mode);
+	buf_int(b, "nlink", ev->nlink);
+	buf_int(b, "ret", ev->ret);
+	if (ev->hdr.flags & VIGIL_F_FILE_REPLACED)
+		buf_int(b, "old_ino", (long long)(json_int_t)ev->old_ino);
+	switch (ev->op) {
+	case VIGIL_FOP_OPEN_WRITE:
+		buf_int(b, "open_flags", ev->open_flags);
+		break;
+	case VIGIL_FOP_CHMOD:
+		buf_octal(b, "new_mode", ev->uid_arg);
+		break;
+	case VIGIL_FOP_CHOWN:
+		if (ev->uid_arg != UINT32_MAX)
+			buf_int(b, "new_uid", ev->uid_arg);
+		if (ev->gid_arg != UINT32_MAX)
+			buf_int(b, "new_gid", ev->gid_arg);
+		break;
+	}
+	if (ev->hdr.flags & VIGIL_F_FILE_CREATED)
+		jsonx_buf_raw(b, ",\"created\":true", 15);
+	if (ev->hdr.flags & VIGIL_F_FILE_TRUNC)
+		jsonx_buf_raw(b, ",\"truncated\":true", 17);
+	if (ev->hdr.flags & VIGIL_F_FILE_PATH_TRUNC)
+		jsonx_buf_raw(b, ",\"path_truncated\":true", 22);
+	jsonx_buf_raw(b, "}", 1);
+	return b->err;
+}
+
+int event_file_to_json(const struct vigil_file *ev, size_t len, json_t *obj)
+{
+	const char *data;
+	json_t *f;
+	int r = -ENOMEM;
+
+	if (event_file_check(ev, len))
+		return -EINVAL;
+	data = ev->data;
 
 	f = json_object();
 	if (!f)

@@ -291,3 +291,157 @@ char *jsonx_dump_line(const json_t *obj)
 	}
 	return line;
 }
+
+/* Room for n more bytes (and a NUL); false (err set) on ENOMEM. */
+static bool buf_room(struct jsonx_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->err)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 1024;
+	while (cap < b->len + n + 1) {
+		if (cap > SIZE_MAX / 2) {
+			b->err = -ENOMEM;
+			return false;
+		}
+		cap *= 2;
+	}
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->err = -ENOMEM;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void jsonx_buf_raw(struct jsonx_buf *b, const char *s, size_t n)
+{
+	if (!buf_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void jsonx_buf_str(struct jsonx_buf *b, const char *s, size_t n, bool *lossless)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	bool clean = true;
+	size_t i = 0;
+	char *o;
+
+	/* worst case: every byte becomes \u00XX (6) or U+FFFD (3), plus the quotes */
+	if (n > (SIZE_MAX - 3) / 6 || !buf_room(b, n * 6 + 2))
+		return;
+	o = b->p + b->len;
+	*o++ = '"';
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t k = utf8_seq_len(p + i, n - i);
+
+			if (k) {
+				memcpy(o, p + i, k);
+				o += k;
+				i += k;
+			} else {
+				*o++ = (char)0xef;
+				*o++ = (char)0xbf;
+				*o++ = (char)0xbd;
+				i++;
+				clean = false;
+			}
+			continue;
+		}
+		/* the escapes of jansson's dump_string() */
+		*o++ = '\\';
+		switch (c) {
+		case '"':  *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+			break;
+		}
+		i++;
+	}
+	*o++ = '"';
+	*o = 0;
+	b->len = (size_t)(o - b->p);
+	if (lossless)
+		*lossless = clean;
+}
+
+void jsonx_buf_int(struct jsonx_buf *b, long long v)
+{
+	char num[24], *o = num + sizeof(num);
+	/* the magnitude as unsigned: -LLONG_MIN does not fit a long long */
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--o = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--o = '-';
+	jsonx_buf_raw(b, o, (size_t)(num + sizeof(num) - o));
+}
+
+void jsonx_buf_key(struct jsonx_buf *b, bool first, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!buf_room(b, n + 4))
+		return;
+	if (!first)
+		b->p[b->len++] = ',';
+	b->p[b->len++] = '"';
+	memcpy(b->p + b->len, key, n);
+	b->len += n;
+	b->p[b->len++] = '"';
+	b->p[b->len++] = ':';
+	b->p[b->len] = 0;
+}
+
+void jsonx_buf_key_bytes(struct jsonx_buf *b, bool first, const char *key, const char *s, size_t n)
+{
+	bool clean = true;
+	char *b64;
+
+	jsonx_buf_key(b, first, key);
+	jsonx_buf_str(b, s, n, &clean);
+	if (clean || b->err)
+		return;
+	b64 = jsonx_base64((const unsigned char *)s, n);
+	if (!b64) {
+		b->err = -ENOMEM;
+		return;
+	}
+	jsonx_buf_raw(b, ",\"", 2);
+	jsonx_buf_raw(b, key, strlen(key));
+	jsonx_buf_raw(b, "_b64\":\"", 7);
+	jsonx_buf_raw(b, b64, strlen(b64));
+	jsonx_buf_raw(b, "\"", 1);
+	free(b64);
+}

@@ -41,4 +41,30 @@ unsigned char *jsonx_base64_decode(const char *s, size_t *n);
 /* Serialises obj as one compact line (no newline) into a new malloc'd string. */
 char *jsonx_dump_line(const json_t *obj);
 
+/*
+ * Direct writer for hot paths: appends JSON text to a growing buffer without building
+ * json_t objects, byte for byte what jsonx_dump_line() gives for the same values (compact
+ * separators; strings escaped as jansson's encoder does: \" \\ \b \f \n \r \t, other
+ * controls as \u00XX; invalid UTF-8 replaced as in jsonx_string_bytes()).  A failed
+ * allocation sets err (-ENOMEM) and later calls do nothing; check it once at the end.
+ * The buffer (p) is owned by the caller: free() it, or keep it for reuse (len = 0).
+ */
+struct jsonx_buf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+/* Raw text (already JSON). */
+void jsonx_buf_raw(struct jsonx_buf *b, const char *s, size_t n);
+/* A string value for bytes s[0..n); *lossless (may be NULL) as in jsonx_string_bytes(). */
+void jsonx_buf_str(struct jsonx_buf *b, const char *s, size_t n, bool *lossless);
+/* An integer value, as jansson prints json_integer(). */
+void jsonx_buf_int(struct jsonx_buf *b, long long v);
+/* "key":"bytes" and, when a byte was replaced, ,"key_b64":"..." (jsonx_set_bytes()); prefixed by
+ * a comma unless first.  key is plain ASCII without characters to escape. */
+void jsonx_buf_key_bytes(struct jsonx_buf *b, bool first, const char *key, const char *s, size_t n);
+/* "key": prefixed by a comma unless first (key as above); the value follows. */
+void jsonx_buf_key(struct jsonx_buf *b, bool first, const char *key);
+
 #endif

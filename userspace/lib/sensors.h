@@ -35,6 +35,10 @@ int sensors_fd(struct sensors *s);
  * serving its other work under a flood; the fd stays readable while more is pending.
  * Returns records consumed or -errno. */
 int sensors_consume(struct sensors *s);
+/* The sensors wake the consumer at most once per CPU per millisecond (common.bpf.h): after a
+ * read that returned records, call sensors_consume() again within this many ms even if the
+ * fd did not become readable, to collect records sent without a wake-up. */
+#define SENSORS_RECHECK_MS 2
 /* Replaces the file sensor's watched roots from prefixes; missing paths are watched through
  * their nearest existing ancestor.  Returns 0 or -errno. */
 int sensors_set_watch(struct sensors *s, const char *const *watch, size_t n, bool file_all);
