@@ -8,8 +8,13 @@
  * "<32 hex>  <path without the leading '/'>".  Multi-arch packages use
  * "<pkg>:<arch>.list".
  *
- * The table keeps a 64-bit FNV-1a hash of each path, not the path, so the
- * whole database of a desktop (about 50k relevant files) costs a few MB;
+ * The table keeps a 64-bit FNV-1a hash of each path, not the path: while
+ * loading, every (hash, package, md5) is appended in reading order; then the
+ * entries are sorted by hash, each hash keeps the package and md5 of its first
+ * entry (a later md5sums line of the same package replaces the md5), and the
+ * result is packed into one array of 28-byte entries (8 hash + 4 package +
+ * 16 md5) with a 4096-bucket index on the hash's top bits.  A Debian desktop
+ * (about 60k relevant files) costs 1.6 MB, half of a hash table at load 0.5;
  * /usr/share and /usr/include (data, not code) are left out.
  */
 #include <ctype.h>
@@ -22,15 +27,29 @@
 #include "aac.h"
 #include "hostfs.h"
 
+#define BUCKET_BITS  12
+#define SEQ_MD5      0x80000000u   /* ldent.seq: the line carried an md5 */
+
 struct dent {
-	uint64_t h;                 /* 0 = empty slot */
+	uint64_t h;                 /* never 0 */
 	uint32_t pkg;               /* index in names */
 	uint8_t md5[16];            /* all zero when dpkg has none */
 } __attribute__((packed));
 
+/* One path as read, before sorting. */
+struct ldent {
+	uint64_t h;
+	uint32_t pkg;
+	uint32_t seq;               /* reading order | SEQ_MD5 */
+	uint8_t md5[16];
+};
+
 struct aac_dpkg {
-	struct dent *t;
-	size_t cap, n;
+	struct dent *t;             /* sorted by h, unique h */
+	size_t n;
+	uint32_t bucket[(1u << BUCKET_BITS) + 1];   /* t[bucket[b] .. bucket[b+1]) have h >> 52 == b */
+	struct ldent *l;            /* while loading */
+	size_t nl, capl;
 	char **names;
 	size_t nnames, capnames;
 };
@@ -46,64 +65,81 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h ? h : 1;
 }
 
-static int grow(struct aac_dpkg *d)
-{
-	size_t ncap = d->cap ? d->cap * 2 : 1 << 14;
-	struct dent *nt = calloc(ncap, sizeof(*nt));
-
-	if (!nt)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->cap; i++) {
-		if (!d->t[i].h)
-			continue;
-		size_t j = d->t[i].h & (ncap - 1);
-		while (nt[j].h)
-			j = (j + 1) & (ncap - 1);
-		nt[j] = d->t[i];
-	}
-	free(d->t);
-	d->t = nt;
-	d->cap = ncap;
-	return 0;
-}
-
-static struct dent *slot(const struct aac_dpkg *d, uint64_t h)
-{
-	size_t j;
-
-	if (!d->cap)
-		return NULL;
-	j = h & (d->cap - 1);
-	while (d->t[j].h && d->t[j].h != h)
-		j = (j + 1) & (d->cap - 1);
-	return &d->t[j];
-}
-
-/* Adds path (absolute) unless present; with md5 (may be NULL). */
+/* Appends path (absolute) with md5 (may be NULL); duplicates are resolved by finish(). */
 static int put(struct aac_dpkg *d, const char *path, size_t n, uint32_t pkg, const uint8_t *md5)
 {
-	struct dent *e;
-	uint64_t h;
+	struct ldent *e;
 
 	if ((n >= 11 && !memcmp(path, "/usr/share/", 11)) || (n >= 13 && !memcmp(path, "/usr/include/", 13)))
 		return 0;
-	if ((d->n + 1) * 2 > d->cap && grow(d))
-		return -ENOMEM;
-	h = fnv1a(path, n);
-	e = slot(d, h);
-	if (e->h) {
-		if (md5 && e->pkg == pkg)
-			memcpy(e->md5, md5, 16);
-		return 0;
+	if (d->nl >= SEQ_MD5 - 1)
+		return -E2BIG;
+	if (d->nl == d->capl) {
+		size_t nc = d->capl ? d->capl * 2 : 1 << 14;
+		struct ldent *nl = realloc(d->l, nc * sizeof(*nl));
+		if (!nl)
+			return -ENOMEM;
+		d->l = nl;
+		d->capl = nc;
 	}
-	e->h = h;
+	e = &d->l[d->nl];
+	e->h = fnv1a(path, n);
 	e->pkg = pkg;
+	e->seq = (uint32_t)d->nl++ | (md5 ? SEQ_MD5 : 0);
 	if (md5)
 		memcpy(e->md5, md5, 16);
 	else
 		memset(e->md5, 0, 16);
-	d->n++;
 	return 0;
+}
+
+static int ldent_cmp(const void *a, const void *b)
+{
+	const struct ldent *x = a, *y = b;
+	uint32_t sx = x->seq & ~SEQ_MD5, sy = y->seq & ~SEQ_MD5;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return sx < sy ? -1 : sx > sy;
+}
+
+/* Sorts what put() collected into the packed table, in place: the first entry of a
+ * hash gives its package and md5, and a later entry of the same package with an md5
+ * replaces the md5 (what a hash table filled md5sums-first, then .list, answers). */
+static void finish(struct aac_dpkg *d)
+{
+	size_t i = 0, k = 0;
+
+	qsort(d->l, d->nl, sizeof(*d->l), ldent_cmp);
+	/* dent k (28 bytes) never reaches ldent j >= k + 1 (32 bytes each): safe in place */
+	while (i < d->nl) {
+		struct dent o = { .h = d->l[i].h, .pkg = d->l[i].pkg };
+		size_t j = i;
+
+		memcpy(o.md5, d->l[i].md5, 16);
+		for (j = i + 1; j < d->nl && d->l[j].h == o.h; j++)
+			if ((d->l[j].seq & SEQ_MD5) && d->l[j].pkg == o.pkg)
+				memcpy(o.md5, d->l[j].md5, 16);
+		memcpy((struct dent *)(void *)d->l + k++, &o, sizeof(o));
+		i = j;
+	}
+	d->n = k;
+	d->t = (struct dent *)(void *)d->l;
+	d->l = NULL;
+	d->nl = d->capl = 0;
+	if (k) {
+		struct dent *t = realloc(d->t, k * sizeof(*t));
+		if (t)
+			d->t = t;
+	} else {
+		free(d->t);
+		d->t = NULL;
+	}
+	for (size_t b = 0, x = 0; b <= 1u << BUCKET_BITS; b++) {
+		while (x < k && (d->t[x].h >> (64 - BUCKET_BITS)) < b)
+			x++;
+		d->bucket[b] = (uint32_t)x;
+	}
 }
 
 static int hexval(int c)
@@ -265,6 +301,7 @@ struct aac_dpkg *aac_dpkg_load(const char *admin_dir)
 	}
 	if (e)
 		goto fail;
+	finish(d);
 	closedir(dir);
 	free(installed);
 	return d;
@@ -285,17 +322,29 @@ void aac_dpkg_free(struct aac_dpkg *d)
 		free(d->names[i]);
 	free(d->names);
 	free(d->t);
+	free(d->l);
 	free(d);
 }
 
 static const char *lookup(const struct aac_dpkg *d, const char *path, size_t n, uint8_t md5[16])
 {
-	const struct dent *e = slot(d, fnv1a(path, n));
+	uint64_t h = fnv1a(path, n);
+	size_t b = h >> (64 - BUCKET_BITS), lo = d->bucket[b], hi = d->bucket[b + 1];
 
-	if (!e || !e->h)
-		return NULL;
-	memcpy(md5, e->md5, 16);
-	return d->names[e->pkg];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t mh = d->t[mid].h;
+
+		if (mh == h) {
+			memcpy(md5, d->t[mid].md5, 16);
+			return d->names[d->t[mid].pkg];
+		}
+		if (mh < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 const char *aac_dpkg_owner(const struct aac_dpkg *d, const char *path, uint8_t md5[16])

@@ -593,7 +593,8 @@ int aac_fan_pop(struct aac_fan *f, struct aac_fan_report *out)
 	if (f->qlen) {
 		*out = f->q[f->qhead];
 		f->qhead = (f->qhead + 1) % QUEUE_MAX;
-		f->qlen--;
+		if (!--f->qlen)
+			f->qhead = 0;    /* restart at slot 0: only the deepest backlog's pages get touched */
 		r = 0;
 	}
 	if (!f->qlen && read(f->report_efd, &v, sizeof(v)) < 0) {

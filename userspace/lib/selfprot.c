@@ -685,7 +685,8 @@ static void sp_on_poll(void *st)
 		}
 		d = s->q[s->qhead];
 		s->qhead = (s->qhead + 1) % QUEUE_MAX;
-		s->qlen--;
+		if (!--s->qlen)
+			s->qhead = 0;    /* restart at slot 0: only the deepest backlog's pages get touched */
 		pthread_mutex_unlock(&s->lock);
 		alert_denied(s, &d);
 	}

@@ -1,5 +1,6 @@
 /* vigild: the vigil agent.  Argument parsing and the loop; the work is in lib/agent.c. */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,13 @@ int main(int argc, char **argv)
 			return VIGIL_EXIT_USAGE;
 		}
 	}
+	/* Fixed glibc thresholds (their documented defaults, mallopt(3)): left dynamic, the
+	 * first large free raises them to its size, so a start-up table freed later (the dpkg
+	 * index while it grows, FIM scan lists) makes glibc keep megabytes of free heap and
+	 * arena top for good, and puts later large callocs on reused heap, zeroed page by page,
+	 * instead of untouched mmap'd pages. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	if (hostroot_check(o.host_root, err, sizeof(err))) {
 		fprintf(stderr, "vigild: error: --host-root: %s\n", err);
 		return VIGIL_EXIT_USAGE;
