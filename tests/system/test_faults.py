@@ -371,11 +371,7 @@ def test_alerts_forwarded_while_log_full():
     forwarder's spool is in the state directory)."""
     host = "full-" + uuid.uuid4().hex[:8]
     sc = tsc.Scored()
-    tok, rd = sc.token(host), sc.token("ops", "reader")
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as fh:
-        fh.write(tok + "\n")
-    os.chmod(tf, 0o600)
+    tf, rd = sc.token_file(host), sc.token("ops", "reader")
     sc.start()
     d = tmpdir("vigiltest-ww-")
     os.chmod(d, 0o1777)
@@ -421,11 +417,7 @@ def test_stop_signal_alert_forwarded_and_clean_exit():
     delivered at the next start)."""
     host = "stop-" + uuid.uuid4().hex[:8]
     sc = tsc.Scored()
-    tok, rd = sc.token(host), sc.token("ops", "reader")
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as fh:
-        fh.write(tok + "\n")
-    os.chmod(tf, 0o600)
+    tf, rd = sc.token_file(host), sc.token("ops", "reader")
     sc.start()
     pol = tsc._agent_policy(sc, tf, host)
     pol["detections"] = {"enabled": True, "rules_dir": os.path.join(ROOT, "policies", "rules")}
@@ -455,11 +447,7 @@ test_stop_signal_alert_forwarded_and_clean_exit.timeout = 180
 def test_scored_down_over_a_minute():
     host = "out-" + uuid.uuid4().hex[:8]
     sc = tsc.Scored()
-    tok, rd = sc.token(host), sc.token("ops", "reader")
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as fh:
-        fh.write(tok + "\n")
-    os.chmod(tf, 0o600)
+    tf, rd = sc.token_file(host), sc.token("ops", "reader")
     sc.start()
     d = tmpdir("vigiltest-ww-")
     os.chmod(d, 0o1777)
@@ -510,10 +498,7 @@ def test_corrupt_state_files_detected_not_trusted():
     with open(os.path.join(fimdir, "a.conf"), "w") as fh:
         fh.write("a\n")
     sc = tsc.Scored()                         # never started: alerts stay in the spool
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as fh:
-        fh.write(sc.token("corrupt") + "\n")
-    os.chmod(tf, 0o600)
+    tf = sc.token_file("corrupt")
     pol = net.jit_policy()
     fwd = tsc._agent_policy(sc, tf, "corrupt-host")
     pol["forward"], pol["host"] = fwd["forward"], fwd["host"]

@@ -56,11 +56,7 @@ def test_posture_lists_pod_workloads():
     early = _spawn_in_cgroup(cg, ["sleep", "300"])      # before vigild: seeded from /proc
     sc = sct.Scored()
     host = "wl-" + uuid.uuid4().hex[:8]
-    tok, rd = sc.token(host), sc.token("ops", "reader")
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as f:
-        f.write(tok + "\n")
-    os.chmod(tf, 0o600)
+    tf, rd = sc.token_file(host), sc.token("ops", "reader")
     sc.start()
     k8s.set_env(VIGIL_K8S_API="off", KUBERNETES_SERVICE_HOST=None)
     vd = Daemon(sct._agent_policy(sc, tf, host), args=["--host-root", root])

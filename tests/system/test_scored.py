@@ -35,6 +35,14 @@ class Scored:
         check(r.returncode == 0, "token add exit", 0, (r.returncode, r.stderr))
         return r.stdout.strip()
 
+    def token_file(self, name, role="agent"):
+        """A new token for name written to a 0600 file (what forward.token_file names); its path."""
+        tf = os.path.join(self.dir, f"{name}.token")
+        with open(tf, "w") as f:
+            f.write(self.token(name, role) + "\n")
+        os.chmod(tf, 0o600)
+        return tf
+
     def start(self):
         self.err = open(os.path.join(self.dir, "stderr.log"), "ab")
         self.proc = subprocess.Popen([SCORED, "--db", self.db, "--listen", f"127.0.0.1:{self.port}"],
@@ -246,11 +254,7 @@ def _wait(pred, timeout, what):
 def test_forward_exactly_once_through_outage():
     host = "fwd-" + uuid.uuid4().hex[:8]
     sc = Scored()
-    tok, rd = sc.token(host), sc.token("ops", "reader")
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as f:
-        f.write(tok + "\n")
-    os.chmod(tf, 0o600)
+    tf, rd = sc.token_file(host), sc.token("ops", "reader")
     sc.start()
     d = tmpdir("vigiltest-ww-")
     os.chmod(d, 0o1777)
@@ -300,10 +304,7 @@ test_forward_exactly_once_through_outage.timeout = 240
 def test_forward_spool_bound_counts_overflow():
     host = "ovf-" + uuid.uuid4().hex[:8]
     sc = Scored()                                   # never started: the service stays down
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as f:
-        f.write(sc.token(host) + "\n")
-    os.chmod(tf, 0o600)
+    tf = sc.token_file(host)
     pol = _agent_policy(sc, tf, host)
     pol["forward"]["spool_max_bytes"] = 65536
     vd = Daemon(pol)
@@ -446,11 +447,7 @@ def test_jit_request_through_scored():
     net.start_server()
     host = "jit-" + uuid.uuid4().hex[:8]
     sc = NsScored(net.a)
-    tok, op, rd = sc.token(host), sc.token("boss", "operator"), sc.token("ops", "reader")
-    tf = os.path.join(sc.dir, "agent.token")
-    with open(tf, "w") as f:
-        f.write(tok + "\n")
-    os.chmod(tf, 0o600)
+    tf, op, rd = sc.token_file(host), sc.token("boss", "operator"), sc.token("ops", "reader")
     sc.start()
     pol = net.jit_policy()
     pol["host"] = {"name": host}
