@@ -188,25 +188,19 @@ bool hostfs_exists(const char *path)
 ssize_t hostfs_readlink(const char *path, char *buf, size_t len)
 {
 	ssize_t n;
+	int fd = -1;
 
 	if (!len)
 		return -EINVAL;
-	if (root_fd < 0) {
-		n = readlink(path, buf, len - 1);
-	} else {
-		int fd = resolve(path, O_PATH | O_NOFOLLOW, 0);
-		if (fd < 0)
-			return fd;
-		n = readlinkat(fd, "", buf, len - 1);
-		if (n < 0)
-			n = -errno;
-		close(fd);
-		if (n < 0)
-			return n;
-	}
+	if (root_fd >= 0 && (fd = resolve(path, O_PATH | O_NOFOLLOW, 0)) < 0)
+		return fd;
+	n = fd < 0 ? readlink(path, buf, len - 1) : readlinkat(fd, "", buf, len - 1);
 	if (n < 0)
-		return -errno;
-	buf[n] = 0;
+		n = -errno;
+	else
+		buf[n] = 0;
+	if (fd >= 0)
+		close(fd);
 	return n;
 }
 
