@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "container.h"
 #include "engine.h"
+#include "hostfs.h"
 #include "hostroot.h"
 #include "k8s.h"
 #include "log.h"
@@ -107,13 +108,13 @@ void k8s_engine_enrich(void *st, json_t *container)
  * not known when its event was decoded (created a moment before).  New object or NULL. */
 static json_t *container_from_proc(struct k8s_engine *e, json_int_t pid)
 {
-	char rel[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct container_info ci;
 	json_t *o = NULL;
 	char *buf, *l;
 
-	snprintf(rel, sizeof(rel), "/proc/%lld/cgroup", (long long)pid);
-	if (pid <= 0 || hostroot_join(path, sizeof(path), agent_host_root(e->a), rel) ||
+	/* the proc root: --proc-root when given, else <host root>/proc */
+	if (pid <= 0 || hostfs_proc(path, sizeof(path), "/%lld/cgroup", (long long)pid) ||
 	    !(buf = util_read_file(path, 65536, NULL)))
 		return NULL;
 	/* the cgroup v2 line "0::<path>" */
