@@ -110,7 +110,8 @@ static void finish(struct aac_dpkg *d)
 {
 	size_t i = 0, k = 0;
 
-	qsort(d->l, d->nl, sizeof(*d->l), ldent_cmp);
+	if (d->nl)      /* an empty database: d->l is NULL, and qsort(NULL, 0, ...) is undefined */
+		qsort(d->l, d->nl, sizeof(*d->l), ldent_cmp);
 	/* dent k (28 bytes) never reaches ldent j >= k + 1 (32 bytes each): safe in place */
 	while (i < d->nl) {
 		struct dent o = { .h = d->l[i].h, .pkg = d->l[i].pkg };

@@ -244,8 +244,9 @@ int fim_scan(const struct fim_config *cfg, const char *const *scope, size_t nsco
 		w.nwarn = 0;    /* this one always gets through */
 		warn(&w, "watch specs cover more than max_files (%s): %s", "bound hit", why);
 	}
-	/* specs may overlap: one entry per name */
-	qsort(w.v, w.n, sizeof(*w.v), cmp_item);
+	/* specs may overlap: one entry per name (qsort(NULL, 0, ...) is undefined) */
+	if (w.n)
+		qsort(w.v, w.n, sizeof(*w.v), cmp_item);
 	for (size_t i = 0; i < w.n; i++) {
 		if (k && !strcmp(w.v[k - 1].path, w.v[i].path)) {
 			free(w.v[i].path);
