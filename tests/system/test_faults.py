@@ -262,6 +262,47 @@ def test_sigkill_under_exec_and_file_load():
 test_sigkill_under_exec_and_file_load.timeout = 150
 
 
+# ---------------------------------------------------------------- control socket
+
+def test_stalled_control_clients_hold_nothing():
+    """Control clients that connect and send nothing must not stall vigild's loop: a
+    blocking server waited 2 s on each, so 12 of them kept `vigil status` (10 s limit)
+    unanswered and file events unread."""
+    import socket
+    mnt = os.path.realpath(mount_tmpfs("16m"))
+    w = os.path.join(mnt, "w")
+    os.mkdir(w)
+    vd = Daemon(policy(sensors={"file": True}, file={"watch": [w]}, rules=NO_WW))
+    silent = []
+    for _ in range(12):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        on_cleanup(s.close)
+        s.connect(vd.socket)
+        s.settimeout(15)
+        silent.append(s)
+    target = os.path.join(w, "f")
+    with open(target, "w") as f:
+        f.write("x")
+    st = vd.vigil("status", "--json")
+    check(st.returncode == 0 and json.loads(st.stdout)["pid"] == vd.proc.pid, "vigil status answered while 12 clients stall",
+          0, (st.returncode, st.stderr))
+    vd.wait_event(lambda e: e.get("type") == "file" and e["file"]["path"] == target,
+                  what="file event read while clients stall")
+    # each stalled client is answered at its deadline and closed
+    for i, s in enumerate(silent):
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        check(json.loads(data) == {"error": "empty request"}, f"stalled client {i} answered", "empty request", data)
+        check(s.recv(1) == b"", f"stalled client {i} closed", b"", None)
+
+
+test_stalled_control_clients_hold_nothing.timeout = 60
+
+
 # ---------------------------------------------------------------- SIGSTOP
 
 def test_sigstop_30s_under_load():

@@ -1387,6 +1387,7 @@ int agent_run(struct agent *a)
 						vigil_engines[e]->tick(a->eng[e], util_boot_ns());
 				sink_check_external(a->alerts);
 				sink_check_external(a->events);
+				ctl_server_handle(a->ctl);      /* control deadlines */
 				/* give back what start-up and bursts freed (baselines, seeding, floods):
 				 * glibc keeps freed heap otherwise, and RSS is what operators watch */
 				if (ticks == 25 || ticks % 300 == 0)

@@ -30,13 +30,20 @@ struct ctl_server;
 
 /* Listens on path (removing a stale socket), mode 0660, group gid (-1: keep).
  * cmds is a table ending with {NULL, NULL}; ctx is passed to handlers.
- * NULL and errno on failure. */
+ * Nothing the server does blocks on a client: each connection reads one request
+ * (a line, or what came before end of stream or the request deadline, 2 s from
+ * accept), gets one reply (written as the client reads it, dropped 10 s after the
+ * request), and is closed. At most 64 connections at a time; more wait in the
+ * listen backlog. NULL and errno on failure. */
 struct ctl_server *ctl_server_new(const char *path, gid_t gid, const struct ctl_cmd *cmds, void *ctx);
-/* File descriptor to poll for readability. */
+/* The request and reply deadlines in ms (tests). */
+void ctl_server_set_timeouts(struct ctl_server *s, unsigned req_ms, unsigned reply_ms);
+/* An epoll fd to poll for readability: readable when the listener or a connection is. */
 int ctl_server_fd(const struct ctl_server *s);
-/* Accepts and serves what is pending (non-blocking); call when the fd is readable. */
+/* Serves what is ready without blocking and applies the deadlines: call when the fd is
+ * readable, and periodically (deadlines are checked here only). */
 void ctl_server_handle(struct ctl_server *s);
-/* Unlinks the socket and frees; NULL is a no-op. */
+/* Closes every connection, unlinks the socket and frees; NULL is a no-op. */
 void ctl_server_free(struct ctl_server *s);
 
 /* Client: sends req, waits up to timeout_ms for the reply (new reference in *resp).
