@@ -29,7 +29,6 @@ int detect_field_find(const char *name);
 int detect_field_get(struct detect_event *e, int field, struct dval *v);
 /* Field as text (lists joined by spaces); 0 or -ENOENT. */
 int detect_field_string(struct detect_event *e, int field, char *buf, size_t len);
-const char *detect_fop_name(unsigned op);
 
 enum dop { OP_EQUALS, OP_IN, OP_PREFIX, OP_SUFFIX, OP_CONTAINS, OP_GLOB, OP_GT, OP_GE, OP_LT, OP_LE,
 	   OP_BITS_ANY, OP_BITS_ALL, OP_EXISTS };

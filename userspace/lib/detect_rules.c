@@ -271,17 +271,6 @@ static const char *file_target(const struct detect_event *e)
 		return e->path2;
 	return e->path;
 }
-static const char *const fop_names[VIGIL_FOP_MAX] = {
-	[VIGIL_FOP_OPEN_WRITE] = "open_write", [VIGIL_FOP_RENAME] = "rename", [VIGIL_FOP_UNLINK] = "unlink",
-	[VIGIL_FOP_RMDIR] = "rmdir", [VIGIL_FOP_LINK] = "link", [VIGIL_FOP_SYMLINK] = "symlink",
-	[VIGIL_FOP_CHMOD] = "chmod", [VIGIL_FOP_CHOWN] = "chown", [VIGIL_FOP_TRUNCATE] = "truncate",
-	[VIGIL_FOP_MMAP_WRITE] = "mmap_write", [VIGIL_FOP_MKDIR] = "mkdir", [VIGIL_FOP_SETXATTR] = "setxattr",
-	[VIGIL_FOP_REMOVEXATTR] = "removexattr",
-};
-const char *detect_fop_name(unsigned op)
-{
-	return op < VIGIL_FOP_MAX && fop_names[op] ? fop_names[op] : "unknown";
-}
 static int g_fpath(struct detect_event *e, struct dval *v) { return v_str(v, e->path); }
 static int g_fpath2(struct detect_event *e, struct dval *v) { return v_str(v, e->path2); }
 static int g_ftarget(struct detect_event *e, struct dval *v) { return v_str(v, file_target(e)); }
@@ -290,7 +279,7 @@ static int g_fop(struct detect_event *e, struct dval *v)
 {
 	if (e->kind == DK_FILE_READ)
 		return v_str(v, "open_read");
-	return e->file ? v_str(v, detect_fop_name(e->file->op)) : 0;
+	return e->file ? v_str(v, event_file_op_name(e->file->op)) : 0;
 }
 static int g_fmode(struct detect_event *e, struct dval *v) { return e->file ? v_int(v, e->file->mode) : 0; }
 static int g_fnewmode(struct detect_event *e, struct dval *v)
