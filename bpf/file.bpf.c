@@ -418,6 +418,8 @@ static __always_inline __u32 i_new_flag(void)
 	return 1 << 3;     /* before 6.12: #define I_NEW (1 << __I_NEW), __I_NEW = 3 */
 }
 
+static __noinline int uring_change(struct inode *inode);     /* io_uring, below */
+
 static __noinline int record_inode(struct inode *inode)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -429,8 +431,10 @@ static __noinline int record_inode(struct inode *inode)
 	__u32 n, m = 0, abs = 0;
 	int i;
 
-	if (!p || !inode)
+	if (!inode)
 		return 0;
+	if (!p)
+		return uring_change(inode);
 	/* an inode being read in (I_NEW) gets its ctime from disk: a lookup on a
 	 * cold cache, not a change; only mkdir and symlink want new inodes */
 	if (p->op != VIGIL_FOP_MKDIR && p->op != VIGIL_FOP_SYMLINK &&
@@ -726,6 +730,55 @@ static __always_inline void ev_send(struct vigil_file *ev, struct emit *em)
 	ev->hdr.flags |= em->flags;
 	ev->hdr.size = em->pos;
 	vigil_submit(ev, VIGIL_EV_FILE, em->pos);
+}
+
+/* ---------- io_uring ---------- */
+
+#define PF_IO_WORKER      0x00000010   /* include/linux/sched.h: io-wq and SQPOLL threads */
+#define NR_IO_URING_ENTER 426          /* x86_64 (arch/x86/entry/syscalls/syscall_64.tbl) */
+
+/*
+ * io_uring requests (IORING_OP_OPENAT, WRITE, RENAMEAT, UNLINKAT, MKDIRAT, ...) change
+ * files without the syscalls hooked above: they run inline in io_uring_enter(2) or on
+ * the submitter's io-wq/SQPOLL threads, which share its files, fs and thread group.
+ * The kernel still moves the ctime of every inode they change, so a ctime change with
+ * no pending syscall op, in one of those contexts, is reported as VIGIL_FOP_IO_URING
+ * for the inode's name (its first alias) seen from the task's root: the changed file,
+ * or the directory that gained or lost a name. The actor is the submitting process.
+ */
+static __noinline int uring_change(struct inode *inode)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vigil_cfg *cfg;
+	struct vigil_file *ev;
+	struct hlist_node *node;
+	struct dentry *d;
+	struct emit em = {};
+
+	if (!inode)
+		return 0;
+	if (!(task->flags & PF_IO_WORKER)) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (!regs || BPF_CORE_READ(regs, orig_ax) != NR_IO_URING_ENTER)
+			return 0;
+	}
+	cfg = active_cfg();
+	if (!cfg || (BPF_CORE_READ(inode, i_state) & i_new_flag()))
+		return 0;       /* a new inode: its directory's change names it */
+	node = BPF_CORE_READ(inode, i_dentry.first);
+	if (!node)
+		return 0;
+	d = alias_of(node);
+	ev = ev_start(VIGIL_FOP_IO_URING, 0);
+	if (!ev)
+		return 0;
+	fill_inode(ev, inode);
+	em.pos = sizeof(*ev);
+	em.watched = cfg->file_all;
+	ev->path_len = put_path((__u8 *)ev, &em, d, mnt_for(d, AT_FDCWD, 1));
+	if (ev->path_len)
+		ev_send(ev, &em);
+	return 0;
 }
 
 /* ---------- sys_exit: fd-based ---------- */

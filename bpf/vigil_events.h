@@ -122,6 +122,10 @@ enum vigil_file_op {
 	VIGIL_FOP_MKDIR      = 11,
 	VIGIL_FOP_SETXATTR   = 12,  /* path2 = attribute name (e.g. security.capability) */
 	VIGIL_FOP_REMOVEXATTR = 13, /* path2 = attribute name */
+	VIGIL_FOP_IO_URING   = 14,  /* an io_uring request changed this inode (its ctime moved):
+	                             * those bypass the syscalls above, so the record says what
+	                             * changed (a file, or the directory a name was added to or
+	                             * removed from), not how */
 	VIGIL_FOP_MAX,
 };
 

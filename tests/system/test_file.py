@@ -6,7 +6,7 @@ Each test mounts a private tmpfs, watches a directory in it, starts a real
 vigild, does the real syscall (Python's os.* is a thin syscall wrapper; the
 file_ops helper does the ones Python cannot) and asserts the exact record.
 """
-import base64, mmap, os, sys
+import base64, mmap, os, subprocess, sys
 
 from vigiltest import Daemon, policy, check, run, helper, mount_tmpfs, on_cleanup
 
@@ -314,6 +314,31 @@ def test_setxattr_removexattr():
     os.removexattr(path, "user.vigil")
     ev = env.wait("removexattr", path)
     expect(ev, xattr="user.vigil")
+
+
+def test_io_uring_changes():
+    """io_uring requests bypass the syscall hooks: each inode they change is one
+    "io_uring" record (the file, or the directory a name was added to or removed
+    from) with the submitting process as actor; unwatched ones produce nothing."""
+    env = Env()
+    U = helper("uring_ops")
+    f = os.path.join(env.w, "f")
+    with open(f, "w") as fh:
+        fh.write("before\n")
+    p = run([U, "write", f, "after\n"], stdout=subprocess.DEVNULL)
+    check(p.returncode == 0, "uring_ops write exit", 0, p.returncode)
+    ev = env.wait("io_uring", f)
+    expect_actor(ev, p.pid, U)
+    expect_inode(ev, f)
+    expect(ev, type="file")
+    p = run([U, "unlink", f], stdout=subprocess.DEVNULL)
+    ev = env.wait("io_uring", env.w, what="the directory that lost a name")
+    expect_actor(ev, p.pid, U)
+    expect(ev, type="dir")
+    run([U, "write", os.path.join(env.u, "x"), "y\n"], stdout=subprocess.DEVNULL)
+    env.vd.settle()
+    seen = [e["file"]["path"] for e in env.files() if e["file"]["path"].startswith(env.u)]
+    check(seen == [], "nothing from the unwatched directory", [], seen)
 
 
 def test_unwatched_and_read_only_produce_nothing():

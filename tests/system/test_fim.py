@@ -164,6 +164,48 @@ def test_fim_realtime_change_kinds():
               a["fim"].get("hard_links"))
 
 
+def test_fim_io_uring_changes():
+    """Changes made only through io_uring (no open/write/rename/unlink syscalls) are
+    detected in real time and attributed to the submitting process."""
+    m, w = tree()
+    U = os.path.realpath(helper("uring_ops"))
+    with Daemon(fim_policy([{"path": w, "severity": "medium"}])) as vd:
+        wait_monitoring(vd)
+        P = lambda n: os.path.join(w, n)
+
+        def uring(*args):
+            p = run([U] + list(args), stdout=subprocess.PIPE, text=True)
+            out = p.stdout.read()
+            check(p.returncode == 0 and out.endswith("ok\n"), f"uring_ops {args[0]}", "ok", out)
+            return p
+
+        def expect(path, kind, p, what):
+            a = wait_fim(vd, path, kind)
+            check_actor(a, p.pid, what)
+            check(a["process"]["exe"] == U, f"{what}: actor exe", U, a["process"]["exe"])
+            check("io_uring" in a["fim"]["operations"], f"{what}: operation", "io_uring", a["fim"]["operations"])
+            return a
+
+        p = uring("write", P("conf"), "changed\n")
+        a = expect(P("conf"), "modified", p, "io_uring write")
+        check(a["fim"]["changes"]["sha256"]["after"] == hashlib.sha256(b"changed\n").hexdigest(),
+              "io_uring write: new sha256", hashlib.sha256(b"changed\n").hexdigest(), a["fim"]["changes"]["sha256"])
+        p = uring("write", P("dropped"), "payload\n")
+        expect(P("dropped"), "added", p, "io_uring create")
+        p = uring("rename", P("victim"), P("moved"))
+        expect(P("victim"), "deleted", p, "io_uring rename (old name)")
+        expect(P("moved"), "added", p, "io_uring rename (new name)")
+        p = uring("unlink", P("sub/nested"))
+        expect(P("sub/nested"), "deleted", p, "io_uring unlink")
+        p = uring("mkdir", P("newdir"))
+        expect(P("newdir"), "added", p, "io_uring mkdir")
+        # outside the watched tree: nothing
+        uring("write", os.path.join(m, "out", "x"), "y\n")
+        time.sleep(1)
+        check(not [a for a in fim_alerts(vd) if "/out/" in a["fim"]["path"]], "nothing outside the tree", [],
+              [a["fim"]["path"] for a in fim_alerts(vd) if "/out/" in a["fim"]["path"]])
+
+
 def test_fim_hard_link_outside_tree():
     m, w = tree()
     outside = os.path.join(m, "out", "alias")

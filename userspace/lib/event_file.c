@@ -26,6 +26,7 @@ static const char *const op_names[VIGIL_FOP_MAX] = {
 	[VIGIL_FOP_MKDIR]       = "mkdir",
 	[VIGIL_FOP_SETXATTR]    = "setxattr",
 	[VIGIL_FOP_REMOVEXATTR] = "removexattr",
+	[VIGIL_FOP_IO_URING]    = "io_uring",
 };
 
 const char *event_file_op_name(unsigned op)

@@ -1135,9 +1135,12 @@ static void process_pending(struct fim *f)
 		}
 		check_path(f, p->path, p, "realtime");
 		if (hostfs_lstat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (p->ops & ((1u << VIGIL_FOP_RENAME) | (1u << VIGIL_FOP_MKDIR)))
+			/* io_uring: a changed directory gained or lost a name (the record names
+			 * the directory, not the entry) */
+			if (p->ops & ((1u << VIGIL_FOP_RENAME) | (1u << VIGIL_FOP_MKDIR) | (1u << VIGIL_FOP_IO_URING)))
 				check_subtree(f, p->path, p);
-		} else if (p->ops & ((1u << VIGIL_FOP_RENAME) | (1u << VIGIL_FOP_RMDIR) | (1u << VIGIL_FOP_UNLINK))) {
+		} else if (p->ops & ((1u << VIGIL_FOP_RENAME) | (1u << VIGIL_FOP_RMDIR) | (1u << VIGIL_FOP_UNLINK) |
+				     (1u << VIGIL_FOP_IO_URING))) {
 			/* a directory moved away or removed: its names went with it */
 			check_subtree(f, p->path, p);
 		}
@@ -1235,7 +1238,8 @@ static void fim_on_record(void *st, const struct vigil_hdr *h, const void *rec, 
 		f->ignored_early++;   /* the first baseline is being built: it records the state */
 		return;
 	}
-	content = ev->op == VIGIL_FOP_OPEN_WRITE || ev->op == VIGIL_FOP_TRUNCATE || ev->op == VIGIL_FOP_MMAP_WRITE;
+	content = ev->op == VIGIL_FOP_OPEN_WRITE || ev->op == VIGIL_FOP_TRUNCATE || ev->op == VIGIL_FOP_MMAP_WRITE ||
+		  ev->op == VIGIL_FOP_IO_URING;
 	m1 = fim_spec_match(f->cfg, p1) >= 0 || known(f, p1);
 	m2 = p2 && (fim_spec_match(f->cfg, p2) >= 0 || known(f, p2));
 	if (ev->op == VIGIL_FOP_LINK && m1 && p2 && !m2) {
