@@ -343,6 +343,26 @@ def test_authorized_keys_write_alerts_and_known_hosts_does_not():
                         lambda a: a["file"]["path"] == kh, "TA0003", "T1098.004")
 
 
+def test_authorized_keys_write_through_io_uring_alerts():
+    """A key added with io_uring requests only (no write syscalls to hook) is still seen."""
+    home = os.path.join("/home", "vigiltest-" + uuid.uuid4().hex[:8])
+    os.makedirs(os.path.join(home, ".ssh"))
+    on_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    ak = os.path.join(home, ".ssh", "authorized_keys")
+    with open(ak, "w") as f:
+        f.write("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIold old\n")
+    with Daemon(_pol()) as vd:
+        p = subprocess.run([helper("uring_ops"), "write", ak, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIvigiltest x\n"],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0, "uring_ops write", 0, (p.returncode, p.stdout))
+        pid = int(p.stdout.split()[0].split("=")[1])
+        al = vd.wait_alert(lambda a: a["rule"] == "ssh_authorized_keys_write" and a["file"]["path"] == ak,
+                           timeout=10, what="ssh_authorized_keys_write through io_uring")
+        check(al["file"]["op"] == "io_uring", "file.op", "io_uring", al["file"]["op"])
+        check(al["process"]["pid"] == pid, "actor: the submitting process", pid, al["process"]["pid"])
+        _check_mitre(al, "TA0003", "T1098.004")
+
+
 def test_cron_file_by_shell_alerts_and_by_dpkg_does_not():
     name = "vigiltest-" + uuid.uuid4().hex[:8]
     path = os.path.join("/etc/cron.d", name)
