@@ -368,8 +368,11 @@ def test_log_dir_full_tmpfs():
     f2 = os.path.join(b, "false2")
     shutil.copy2(f, f2)
     logs = mount_tmpfs("1m")
+    # AAC alerts only: a shorter alert from other host activity (a detection, a FIM change)
+    # could still fit in the full log and be counted below
     vd = Daemon(policy(aac={"mode": "enforce", "enforce_paths": [mnt], "rules": [taac.ph(t)],
-                            "aggregate_window_s": 0}, rules=NO_WW), start=False)
+                            "aggregate_window_s": 0}, rules=NO_WW, detections={"enabled": False},
+                       fim={"enabled": False}), start=False)
     vd.log_dir = logs
     vd.start()
     check(taac.run([f])[0] == -1001, "enforcing before the disk fills", -1001, taac.run([f]))
