@@ -147,22 +147,33 @@ static void set_time(json_t *o, const char *key, uint64_t wall_ns)
 	json_object_set_new(o, key, json_string(util_rfc3339(wall_ns, ts, sizeof(ts))));
 }
 
-static int write_event(struct agent *a, json_t *ev)
+/* Logs (rate-limited) an events-log write that failed with r (-errno); returns r. */
+static int events_result(struct agent *a, int r)
 {
-	int r = sink_write_json(a->events, ev);
-
 	if (r)
 		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
 	return r;
 }
 
+static int write_event(struct agent *a, json_t *ev)
+{
+	return events_result(a, sink_write_json(a->events, ev));
+}
+
 /* Writes the buffered events (end of a ringbuf batch, timer, exit). */
 static void flush_events(struct agent *a)
 {
-	int r = sink_flush(a->events);
+	events_result(a, sink_flush(a->events));
+}
 
-	if (r)
-		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
+/* Handles every ringbuf record ready now, then writes the events they gave; the number
+ * of records read. */
+static int read_sensors(struct agent *a)
+{
+	int n = sensors_consume(a->sens);
+
+	flush_events(a);
+	return n;
 }
 
 /* alert_counts[rule][severity]++ (rules come from code and policy: a bounded set) */
@@ -326,7 +337,6 @@ static int finish_event_line_x(struct agent *a, struct proc *p, const struct vig
 	struct jsonx_buf *b = &a->line;
 	const struct actor_slot *c = p ? actor_json(a, p) : NULL;
 	json_t *cj;
-	int r;
 
 	if (p && !c)
 		return -ENOMEM;
@@ -372,10 +382,7 @@ static int finish_event_line_x(struct agent *a, struct proc *p, const struct vig
 	jsonx_buf_raw(b, "}", 1);
 	if (b->err)
 		return b->err;
-	r = sink_write_line(a->events, b->p, b->len);
-	if (r)
-		vlog_ratelimited(VLOG_ERR, "cannot write %s: %s", sink_path(a->events), strerror(-r));
-	return r;
+	return events_result(a, sink_write_line(a->events, b->p, b->len));
 }
 
 static int finish_event_line(struct agent *a, struct proc *p, const struct vigil_hdr *h)
@@ -1342,15 +1349,13 @@ int agent_run(struct agent *a)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 && recheck) {
-			recheck = sensors_consume(a->sens) > 0;
-			flush_events(a);
+			recheck = read_sensors(a) > 0;
 			continue;
 		}
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case 1:
-				sensors_consume(a->sens);
-				flush_events(a);
+				read_sensors(a);
 				recheck = true;
 				break;
 			case 2: {
@@ -1377,8 +1382,7 @@ int agent_run(struct agent *a)
 				if (read(a->timerfd, &exp, sizeof(exp)) < 0)
 					break;
 				/* drain first so loss checks see what is really lost */
-				sensors_consume(a->sens);
-				flush_events(a);
+				read_sensors(a);
 				a->actor_gen++;     /* bounds what the actor cache can miss */
 				check_loss(a);
 				dedup_sweep(a, false);
@@ -1412,10 +1416,8 @@ int agent_run(struct agent *a)
 			default:
 				/* an engine's record may refer to a process whose exec record is
 				 * waiting in the ringbuf without a wake-up: read that first */
-				if (recheck) {
-					sensors_consume(a->sens);
-					flush_events(a);
-				}
+				if (recheck)
+					read_sensors(a);
 				if (evs[i].data.u32 >= 100 && evs[i].data.u32 - 100 < a->neng &&
 				    vigil_engines[evs[i].data.u32 - 100]->on_poll)
 					vigil_engines[evs[i].data.u32 - 100]->on_poll(a->eng[evs[i].data.u32 - 100]);
