@@ -418,13 +418,8 @@ int sink_write_line(struct sink *s, const char *line, size_t len)
 	    s->size + s->buf_len + len + 1 > s->opts.max_bytes) {
 		struct stat st;
 
-		/* pending lines belong to the file they were written for */
+		/* pending lines belong to the file they were written for (the fd stays open) */
 		sink_flush(s);
-		if (s->fd < 0) {
-			err = sink_open_fd(s);
-			if (err < 0)
-				goto out;
-		}
 		/* Our count may be stale after an external truncation. */
 		if (fstat(s->fd, &st) == 0)
 			s->size = (uint64_t)st.st_size;
