@@ -115,7 +115,7 @@ static void finish(struct aac_dpkg *d)
 	/* dent k (28 bytes) never reaches ldent j >= k + 1 (32 bytes each): safe in place */
 	while (i < d->nl) {
 		struct dent o = { .h = d->l[i].h, .pkg = d->l[i].pkg };
-		size_t j = i;
+		size_t j;
 
 		memcpy(o.md5, d->l[i].md5, 16);
 		for (j = i + 1; j < d->nl && d->l[j].h == o.h; j++)
